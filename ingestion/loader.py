@@ -1,0 +1,462 @@
+"""Landing files → DuckDB schema `raw`, idempotently, keeping every row or saying why not.
+
+For each entity the new files are sniffed in Python (encoding, delimiter, header), then read by
+DuckDB in groups that share a layout. Every row is typed against the contract; a row that
+breaks a row rule goes to `raw.quarantine` with its original text and every reason, the rest
+append to `raw.<source>_<entity>`. Every file gets a ledger row (`raw.load_ledger`) with its
+sha256 and counts; a file already loaded with the same content changes nothing, and a file that
+cannot be read is moved to the rejected folder beside a `.reason` file.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from ingestion import files
+from ingestion.contract import DATE_FLOOR, ENTITIES, Column, Entity
+
+RAW = "raw"
+LEDGER = f"{RAW}.load_ledger"
+QUARANTINE = f"{RAW}.quarantine"
+META_COLUMNS = (
+    ("_batch_id", "BIGINT"),
+    ("_source_file", "VARCHAR"),
+    ("_row_number", "BIGINT"),
+    ("_loaded_at", "TIMESTAMP"),
+)
+TIMESTAMP_FORMATS = ["%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y", "%d/%m/%Y %H:%M:%S"]
+TRUE_WORDS = ("true", "t", "1", "yes", "y", "да", "д")
+FALSE_WORDS = ("false", "f", "0", "no", "n", "нет", "н")
+
+
+@dataclass
+class FileResult:
+    entity: str
+    source_file: str
+    status: str  # loaded | duplicate | rejected | skipped
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    reason: str | None = None
+    batch_id: int | None = None
+
+
+# ---------------------------------------------------------------------------------- schema
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"create schema if not exists {RAW}")
+    con.execute(f"create sequence if not exists {RAW}.batch_id_seq start 1")
+    con.execute(f"""
+        create table if not exists {LEDGER} (
+            batch_id bigint, entity varchar, source_file varchar, sha256 varchar,
+            file_bytes bigint, file_format varchar, encoding varchar, delimiter varchar,
+            rows_read bigint, rows_loaded bigint, rows_quarantined bigint,
+            status varchar, reason varchar, loaded_at timestamp)""")
+    con.execute(f"""
+        create table if not exists {QUARANTINE} (
+            entity varchar, batch_id bigint, source_file varchar, row_number bigint,
+            line_number bigint, reasons varchar[], record varchar, quarantined_at timestamp)""")
+    for entity in ENTITIES:
+        columns = [(c.name, c.type) for c in entity.columns] + list(META_COLUMNS)
+        ddl = ", ".join(f"{name} {type_}" for name, type_ in columns)
+        con.execute(f"create table if not exists {RAW}.{entity.table} ({ddl})")
+        # Schema evolution: a column added to the contract later is added, never dropped.
+        existing = {
+            row[0]
+            for row in con.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = ? and table_name = ?",
+                [RAW, entity.table],
+            ).fetchall()
+        }
+        for name, type_ in columns:
+            if name not in existing:
+                con.execute(f"alter table {RAW}.{entity.table} add column {name} {type_}")
+
+
+# ----------------------------------------------------------------------------- discovery
+
+
+def discover(landing: Path, entity: Entity) -> list[Path]:
+    """Files of one entity in `<landing>/<source>/<name>/`, oldest name first."""
+    folder = landing / entity.source / entity.name
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and p.suffix.lower() in files.SUFFIXES and not p.name.startswith((".", "_"))
+    )
+
+
+def load_landing(
+    con: duckdb.DuckDBPyConnection,
+    landing: Path,
+    rejected: Path,
+    entities: Iterable[Entity] = ENTITIES,
+) -> dict[str, list[FileResult]]:
+    ensure_schema(con)
+    results = {}
+    for entity in entities:
+        paths = discover(landing, entity)
+        items = [(p, p.relative_to(landing).as_posix()) for p in paths]
+        results[entity.table] = load_files(con, entity, items, rejected=rejected)
+    return results
+
+
+# ------------------------------------------------------------------------------- loading
+
+
+def load_files(
+    con: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    items: Sequence[tuple[Path, str]],
+    *,
+    rejected: Path,
+) -> list[FileResult]:
+    """Load `(path, label)` pairs; the label is what `_source_file` and the ledger record."""
+    ensure_schema(con)
+    loaded_at = datetime.now().replace(microsecond=0)
+    results: list[FileResult] = []
+    readable: list[tuple[files.Sniffed, str]] = []
+    for path, label in items:
+        try:
+            sniffed = files.sniff(path)
+        except (files.UnreadableFile, OSError) as exc:
+            results.append(_reject(con, entity, path, label, None, str(exc), rejected, loaded_at))
+            continue
+        seen = _seen(con, entity, label, sniffed.sha256)
+        if seen == "same":
+            results.append(FileResult(entity.table, label, "skipped"))
+            continue
+        if seen == "duplicate":
+            results.append(_record_duplicate(con, entity, sniffed, label, loaded_at))
+            continue
+        missing = _missing_required(entity, sniffed, con)
+        if missing:
+            reason = "missing required columns: " + ", ".join(missing)
+            results.append(_reject(con, entity, path, label, sniffed, reason, rejected, loaded_at))
+            continue
+        readable.append((sniffed, label))
+
+    with tempfile.TemporaryDirectory(prefix="retention-ingest-") as scratch:
+        for group in _groups(readable):
+            try:
+                results.extend(_load_group(con, entity, group, Path(scratch), loaded_at))
+            # Only data errors (CSV the parser cannot read) reject a file; anything else is a bug.
+            except duckdb.InvalidInputError as exc:
+                if len(group) == 1:
+                    sniffed, label = group[0]
+                    results.append(_reject(con, entity, sniffed.path, label, sniffed,
+                                           _duckdb_reason(exc), rejected, loaded_at))
+                    continue
+                # One bad file must not sink its neighbours: retry them one by one.
+                for single in group:
+                    try:
+                        results.extend(_load_group(con, entity, [single], Path(scratch), loaded_at))
+                    except duckdb.InvalidInputError as single_exc:
+                        sniffed, label = single
+                        results.append(_reject(con, entity, sniffed.path, label, sniffed,
+                                               _duckdb_reason(single_exc), rejected, loaded_at))
+    return results
+
+
+def _duckdb_reason(exc: Exception) -> str:
+    return f"DuckDB could not read the file: {str(exc).splitlines()[0]}"
+
+
+def _seen(con, entity: Entity, label: str, sha256: str) -> str | None:
+    row = con.execute(
+        f"select max((source_file = ?)::int) from {LEDGER} "
+        "where entity = ? and sha256 = ? and status in ('loaded', 'duplicate')",
+        [label, entity.qualified_name, sha256],
+    ).fetchone()
+    if row[0] is None:
+        return None
+    return "same" if row[0] == 1 else "duplicate"
+
+
+def _missing_required(entity: Entity, sniffed: files.Sniffed, con) -> list[str]:
+    present = set(_present_columns(sniffed, con, entity).values())
+    return [c.name for c in entity.columns if c.required and c.name not in present]
+
+
+def _present_columns(sniffed: files.Sniffed, con, entity: Entity) -> dict[str, str]:
+    """Map of column name as written in the file → contract column name (aliases applied)."""
+    if sniffed.format == "csv":
+        names = sniffed.header
+    elif sniffed.format == "parquet":
+        names = [
+            r[0]
+            for r in con.execute(
+                "select name from parquet_schema(?) where num_children is null",
+                [str(sniffed.path)],
+            ).fetchall()
+        ]
+    else:
+        names = [
+            r[0]
+            for r in con.execute(
+                f"select distinct unnest(json_keys(line)) from ({_jsonl_lines([sniffed.path])}) "
+                "where json_valid(line)"
+            ).fetchall()
+        ]
+    aliases = {files.normalise_header(a): target for a, target in entity.aliases.items()}
+    mapped = {}
+    for name in names:
+        normal = files.normalise_header(name)
+        mapped[name] = aliases.get(normal, normal)
+    return mapped
+
+
+def _groups(readable: list[tuple[files.Sniffed, str]]) -> list[list[tuple[files.Sniffed, str]]]:
+    """Files DuckDB can read in one scan: same format, encoding class, delimiter and header."""
+    groups: dict[tuple, list] = {}
+    for sniffed, label in readable:
+        key = (sniffed.format, sniffed.encoding == "cp1251", sniffed.delimiter,
+               tuple(sniffed.header))
+        groups.setdefault(key, []).append((sniffed, label))
+    return list(groups.values())
+
+
+def _jsonl_lines(paths: Sequence[Path]) -> str:
+    # Each line read as one text value so that a malformed line is quarantined, not skipped.
+    listing = ", ".join(_sql_str(p) for p in paths)
+    return (
+        f"select line, filename as _file, row_number() over () as _global_rn "
+        f"from read_csv([{listing}], columns = {{'line': 'VARCHAR'}}, header = false, "
+        f"delim = '\x1f', quote = '', escape = '', auto_detect = false, filename = true, "
+        f"max_line_size = 16777216) where trim(line) <> ''"
+    )
+
+
+def _load_group(con, entity, group, scratch: Path, loaded_at: datetime) -> list[FileResult]:
+    first = group[0][0]
+    read_paths: list[Path] = []
+    for sniffed, _ in group:
+        if sniffed.encoding == "cp1251":
+            target = scratch / f"{sniffed.sha256}{sniffed.path.suffix}"
+            read_paths.append(files.transcode_to_utf8(sniffed.path, "cp1251", target))
+        else:
+            read_paths.append(sniffed.path)
+
+    con.execute("begin transaction")
+    try:
+        con.execute("create or replace temp table _files (_file varchar, label varchar, "
+                    "batch_id bigint, sha256 varchar, file_bytes bigint, encoding varchar, "
+                    "delimiter varchar)")
+        for read_path, (sniffed, label) in zip(read_paths, group, strict=True):
+            con.execute(
+                f"insert into _files values (?, ?, nextval('{RAW}.batch_id_seq'), ?, ?, ?, ?)",
+                [str(read_path), label, sniffed.sha256, sniffed.size, sniffed.encoding,
+                 sniffed.delimiter],
+            )
+        present = _present_columns(first, con, entity)
+        text_columns = _text_projection(entity, first, present)
+        con.execute("drop table if exists _rejects; drop table if exists _rejects_scan")
+        scan = _scan_sql(first.format, read_paths, first.delimiter, text_columns)
+        con.execute(f"""
+            create or replace temp table _text as
+            select * exclude (_global_rn),
+                _global_rn - min(_global_rn) over (partition by _file) + 1 as _row_number
+            from ({scan})""")
+        typed = ", ".join(f"{_typed_expr(c, first.decimal_comma)} as {c.name}"
+                          for c in entity.columns)
+        reasons = ", ".join(_rule_exprs(entity, first.decimal_comma))
+        record = ", ".join(f"'{c.name}': {c.name}" for c in entity.columns)
+        con.execute(f"""
+            create or replace temp table _typed as
+            select {typed}, _file, _row_number,
+                list_filter([{reasons}], lambda r: r is not null) as _reasons,
+                to_json({{{record}}})::varchar as _record
+            from _text""")
+        table_columns = ", ".join(entity.column_names)
+        con.execute(f"""
+            insert into {RAW}.{entity.table} ({table_columns}, _batch_id, _source_file,
+                _row_number, _loaded_at)
+            select {table_columns}, f.batch_id, f.label, t._row_number, ?
+            from _typed as t join _files as f using (_file)
+            where len(t._reasons) = 0
+            order by f.batch_id, t._row_number""", [loaded_at])
+        con.execute(f"""
+            insert into {QUARANTINE}
+            select ?, f.batch_id, f.label, t._row_number, null, t._reasons, t._record, ?
+            from _typed as t join _files as f using (_file)
+            where len(t._reasons) > 0
+            order by f.batch_id, t._row_number""", [entity.qualified_name, loaded_at])
+        parse_rejects = _has_table(con, "_rejects")
+        if parse_rejects:
+            # Lines the CSV parser could not split into the header's columns.
+            con.execute(f"""
+                insert into {QUARANTINE}
+                select ?, f.batch_id, f.label, null, r.line,
+                    ['parse:' || lower(replace(r.error_type::varchar, ' ', '_'))],
+                    to_json({{'csv_line': r.csv_line, 'error': r.error_message}})::varchar, ?
+                from _rejects as r join _rejects_scan as s using (scan_id, file_id)
+                join _files as f on f._file = s.file_path""",
+                [entity.qualified_name, loaded_at])
+        counts = con.execute(f"""
+            select f.label, f.batch_id, f.sha256, f.file_bytes, f.encoding, f.delimiter,
+                count(t._file) filter (where len(t._reasons) = 0) as loaded,
+                count(t._file) filter (where len(t._reasons) > 0) as quarantined,
+                {'(select count(*) from _rejects as r join _rejects_scan as s '
+                 'using (scan_id, file_id) where s.file_path = f._file)'
+                 if parse_rejects else '0'} as unparsed
+            from _files as f left join _typed as t using (_file)
+            group by all order by f.batch_id""").fetchall()
+        results = []
+        for label, batch_id, sha, size, encoding, delimiter, loaded, quarantined, unparsed in counts:
+            result = FileResult(entity.table, label, "loaded", loaded + quarantined + unparsed,
+                                loaded, quarantined + unparsed, None, batch_id)
+            _ledger(con, entity, result, sha, size, first.format, encoding, delimiter, loaded_at)
+            results.append(result)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return results
+
+
+def _has_table(con, name: str) -> bool:
+    return bool(con.execute(
+        "select count(*) from duckdb_tables() where table_name = ?", [name]
+    ).fetchone()[0])
+
+
+def _scan_sql(fmt: str, paths: Sequence[Path], delimiter: str | None,
+              text_columns: list[str]) -> str:
+    listing = ", ".join(_sql_str(p) for p in paths)
+    projection = ", ".join(text_columns)
+    if fmt == "parquet":
+        return (f"select {projection}, filename as _file, file_row_number + 1 as _global_rn "
+                f"from read_parquet([{listing}], filename = true, file_row_number = true, "
+                f"union_by_name = true)")
+    if fmt == "jsonl":
+        return f"select {projection}, _file, _global_rn from ({_jsonl_lines(paths)})"
+    return (
+        f"select {projection}, filename as _file, row_number() over () as _global_rn "
+        f"from read_csv([{listing}], all_varchar = true, header = true, "
+        f"delim = {_sql_str(delimiter)}, quote = '\"', escape = '\"', filename = true, "
+        f"store_rejects = true, rejects_table = '_rejects', rejects_scan = '_rejects_scan', "
+        f"max_line_size = 16777216)"
+    )
+
+
+def _text_projection(entity: Entity, sniffed: files.Sniffed, present: dict[str, str]) -> list[str]:
+    """Every contract column as text (null when the file lacks it), named by the contract."""
+    by_contract = {name: raw for raw, name in present.items()}
+    projection = []
+    for column in entity.columns:
+        raw = by_contract.get(column.name)
+        if raw is None:
+            projection.append(f"null::varchar as {column.name}")
+        elif sniffed.format == "jsonl":
+            projection.append(f"line ->> {_sql_str('$.' + raw)} as {column.name}")
+        else:
+            projection.append(f"{_ident(raw)}::varchar as {column.name}")
+    return projection
+
+
+def _clean(name: str) -> str:
+    return f"nullif(trim({name}), '')"
+
+
+def _typed_expr(column: Column, decimal_comma: bool) -> str:
+    value = _clean(column.name)
+    if column.type == "VARCHAR":
+        return f"lower({value})" if column.allowed else value
+    if column.type == "BOOLEAN":
+        return (f"case when lower({value}) in {TRUE_WORDS} then true "
+                f"when lower({value}) in {FALSE_WORDS} then false end")
+    if column.type == "TIMESTAMP":
+        formats = ", ".join(_sql_str(f) for f in TIMESTAMP_FORMATS)
+        return (f"coalesce(try_cast({value} as timestamp), "
+                f"try_strptime({value}, [{formats}]))")
+    # Numbers: drop thousands spaces (incl. no-break), and read a decimal comma where the
+    # delimiter leaves it free.
+    number = f"replace(replace({value}, ' ', ''), chr(160), '')"
+    if decimal_comma:
+        number = f"replace({number}, ',', '.')"
+    return f"try_cast({number} as {column.type})"
+
+
+def _rule_exprs(entity: Entity, decimal_comma: bool) -> list[str]:
+    rules = []
+    for column in entity.columns:
+        value = _clean(column.name)
+        typed = _typed_expr(column, decimal_comma)
+        if column.required:
+            rules.append(f"case when {value} is null then 'missing:{column.name}' end")
+        if column.type != "VARCHAR":
+            rules.append(
+                f"case when {value} is not null and ({typed}) is null "
+                f"then 'type:{column.name}' end"
+            )
+        if column.type == "TIMESTAMP":
+            rules.append(
+                f"case when ({typed}) < timestamp '{DATE_FLOOR}' then 'range:{column.name}' end"
+            )
+        if column.allowed:
+            allowed = ", ".join(_sql_str(v) for v in column.allowed)
+            rules.append(
+                f"case when {value} is not null and lower({value}) not in ({allowed}) "
+                f"then 'allowed:{column.name}' end"
+            )
+    return rules
+
+
+# ------------------------------------------------------------------------ ledger, rejects
+
+
+def _ledger(con, entity, result: FileResult, sha, size, fmt, encoding, delimiter, loaded_at):
+    con.execute(
+        f"insert into {LEDGER} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [result.batch_id, entity.qualified_name, result.source_file, sha, size, fmt, encoding,
+         delimiter, result.rows_read, result.rows_loaded, result.rows_quarantined,
+         result.status, result.reason, loaded_at],
+    )
+
+
+def _record_duplicate(con, entity, sniffed: files.Sniffed, label, loaded_at) -> FileResult:
+    result = FileResult(entity.table, label, "duplicate",
+                        reason="same content already loaded from another file")
+    _ledger(con, entity, result, sniffed.sha256, sniffed.size, sniffed.format,
+            sniffed.encoding, sniffed.delimiter, loaded_at)
+    return result
+
+
+def _reject(con, entity: Entity, path: Path, label: str, sniffed: files.Sniffed | None,
+            reason: str, rejected: Path, loaded_at: datetime) -> FileResult:
+    """Move an unreadable file aside with a `.reason` file and record it in the ledger."""
+    target_dir = rejected / entity.source / entity.name
+    target_dir.mkdir(parents=True, exist_ok=True)
+    target = target_dir / path.name
+    sha = sniffed.sha256 if sniffed else (files.sha256_of(path) if path.exists() else None)
+    if path.exists():
+        shutil.move(str(path), target)
+    target.with_name(target.name + ".reason").write_text(
+        f"{reason}\nsource: {label}\nsha256: {sha}\nrejected_at: {loaded_at.isoformat()}\n",
+        encoding="utf-8",
+    )
+    result = FileResult(entity.table, label, "rejected", reason=reason)
+    _ledger(con, entity, result, sha, sniffed.size if sniffed else None,
+            sniffed.format if sniffed else files.file_format(path),
+            sniffed.encoding if sniffed else None, sniffed.delimiter if sniffed else None,
+            loaded_at)
+    return result
+
+
+def _sql_str(value) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
