@@ -56,7 +56,14 @@ class Entity:
 
 PREFERRED_CHANNELS = ("email", "sms", "phone", "messenger")
 ACQUISITION_CHANNELS = (
-    "organic", "paid_search", "social", "referral", "email", "partner", "offline", "marketplace",
+    "organic",
+    "paid_search",
+    "social",
+    "referral",
+    "email",
+    "partner",
+    "offline",
+    "marketplace",
 )
 ACTIVITY_TYPES = ("call", "meeting", "email", "newsletter", "sms")
 ACTIVITY_OUTCOMES = ("completed", "no_answer", "replied", "opened", "ignored", "bounced")
@@ -85,11 +92,19 @@ CUSTOMERS = Entity(
         Column("created_at", "TIMESTAMP", True, description="When the card was created"),
         Column("updated_at", "TIMESTAMP", True, description="Last change of the card"),
         Column("manager_id", "VARCHAR", description="Responsible manager"),
-        Column("acquisition_channel", "VARCHAR", allowed=ACQUISITION_CHANNELS,
-               description="How the customer came"),
+        Column(
+            "acquisition_channel",
+            "VARCHAR",
+            allowed=ACQUISITION_CHANNELS,
+            description="How the customer came",
+        ),
         Column("referred_by_customer_id", "VARCHAR", description="Referrer, if referred"),
-        Column("preferred_channel", "VARCHAR", allowed=PREFERRED_CHANNELS,
-               description="Channel the customer asked to be contacted by"),
+        Column(
+            "preferred_channel",
+            "VARCHAR",
+            allowed=PREFERRED_CHANNELS,
+            description="Channel the customer asked to be contacted by",
+        ),
         Column("marketing_consent", "BOOLEAN", True, description="Opted in to marketing"),
         Column("do_not_contact", "BOOLEAN", True, description="Must not be contacted at all"),
         Column("city", "VARCHAR", description="City"),
@@ -124,10 +139,15 @@ ACTIVITIES = Entity(
         Column("manager_id", "VARCHAR", description="Manager who made or owns the contact"),
         Column("activity_type", "VARCHAR", True, allowed=ACTIVITY_TYPES, description="Kind"),
         Column("occurred_at", "TIMESTAMP", True, description="When it happened"),
-        Column("direction", "VARCHAR", allowed=("inbound", "outbound"),
-               description="Who initiated it"),
-        Column("outcome", "VARCHAR", allowed=ACTIVITY_OUTCOMES,
-               description="Result: reached, replied, ignored …"),
+        Column(
+            "direction", "VARCHAR", allowed=("inbound", "outbound"), description="Who initiated it"
+        ),
+        Column(
+            "outcome",
+            "VARCHAR",
+            allowed=ACTIVITY_OUTCOMES,
+            description="Result: reached, replied, ignored …",
+        ),
     ),
 )
 

@@ -152,20 +152,40 @@ def load_files(
             try:
                 results.extend(_load_group(con, entity, group, Path(scratch), loaded_at))
             # Only data errors (CSV the parser cannot read) reject a file; anything else is a bug.
-            except duckdb.InvalidInputError as exc:
+            except duckdb.InvalidInputException as exc:
                 if len(group) == 1:
                     sniffed, label = group[0]
-                    results.append(_reject(con, entity, sniffed.path, label, sniffed,
-                                           _duckdb_reason(exc), rejected, loaded_at))
+                    results.append(
+                        _reject(
+                            con,
+                            entity,
+                            sniffed.path,
+                            label,
+                            sniffed,
+                            _duckdb_reason(exc),
+                            rejected,
+                            loaded_at,
+                        )
+                    )
                     continue
                 # One bad file must not sink its neighbours: retry them one by one.
                 for single in group:
                     try:
                         results.extend(_load_group(con, entity, [single], Path(scratch), loaded_at))
-                    except duckdb.InvalidInputError as single_exc:
+                    except duckdb.InvalidInputException as single_exc:
                         sniffed, label = single
-                        results.append(_reject(con, entity, sniffed.path, label, sniffed,
-                                               _duckdb_reason(single_exc), rejected, loaded_at))
+                        results.append(
+                            _reject(
+                                con,
+                                entity,
+                                sniffed.path,
+                                label,
+                                sniffed,
+                                _duckdb_reason(single_exc),
+                                rejected,
+                                loaded_at,
+                            )
+                        )
     return results
 
 
@@ -192,8 +212,10 @@ def _missing_required(entity: Entity, sniffed: files.Sniffed, con) -> list[str]:
 def _present_columns(sniffed: files.Sniffed, con, entity: Entity) -> dict[str, str]:
     """Map of column name as written in the file → contract column name (aliases applied)."""
     if sniffed.format == "csv":
-        names = sniffed.header
-    elif sniffed.format == "parquet":
+        # Columns are read by position (c0, c1 …): the header was parsed in Python, so DuckDB
+        # never has to guess names or dialect.
+        return {f"c{i}": _contract_name(entity, name) for i, name in enumerate(sniffed.header)}
+    if sniffed.format == "parquet":
         names = [
             r[0]
             for r in con.execute(
@@ -205,24 +227,32 @@ def _present_columns(sniffed: files.Sniffed, con, entity: Entity) -> dict[str, s
         names = [
             r[0]
             for r in con.execute(
-                f"select distinct unnest(json_keys(line)) from ({_jsonl_lines([sniffed.path])}) "
-                "where json_valid(line)"
+                f"select distinct unnest(json_keys(line)) "
+                f"from (select case when json_valid(line) then line end as line "
+                f"from ({_jsonl_lines([sniffed.path])})) where line is not null"
             ).fetchall()
         ]
-    aliases = {files.normalise_header(a): target for a, target in entity.aliases.items()}
-    mapped = {}
-    for name in names:
-        normal = files.normalise_header(name)
-        mapped[name] = aliases.get(normal, normal)
-    return mapped
+    return {name: _contract_name(entity, name) for name in names}
+
+
+def _contract_name(entity: Entity, name: str) -> str:
+    normal = files.normalise_header(name)
+    for alias, target in entity.aliases.items():
+        if files.normalise_header(alias) == normal:
+            return target
+    return normal
 
 
 def _groups(readable: list[tuple[files.Sniffed, str]]) -> list[list[tuple[files.Sniffed, str]]]:
     """Files DuckDB can read in one scan: same format, encoding class, delimiter and header."""
     groups: dict[tuple, list] = {}
     for sniffed, label in readable:
-        key = (sniffed.format, sniffed.encoding == "cp1251", sniffed.delimiter,
-               tuple(sniffed.header))
+        key = (
+            sniffed.format,
+            sniffed.encoding == "cp1251",
+            sniffed.delimiter,
+            tuple(sniffed.header),
+        )
         groups.setdefault(key, []).append((sniffed, label))
     return list(groups.values())
 
@@ -250,72 +280,113 @@ def _load_group(con, entity, group, scratch: Path, loaded_at: datetime) -> list[
 
     con.execute("begin transaction")
     try:
-        con.execute("create or replace temp table _files (_file varchar, label varchar, "
-                    "batch_id bigint, sha256 varchar, file_bytes bigint, encoding varchar, "
-                    "delimiter varchar)")
+        con.execute(
+            "create or replace temp table _files (_file varchar, label varchar, "
+            "batch_id bigint, sha256 varchar, file_bytes bigint, encoding varchar, "
+            "delimiter varchar)"
+        )
         for read_path, (sniffed, label) in zip(read_paths, group, strict=True):
             con.execute(
                 f"insert into _files values (?, ?, nextval('{RAW}.batch_id_seq'), ?, ?, ?, ?)",
-                [str(read_path), label, sniffed.sha256, sniffed.size, sniffed.encoding,
-                 sniffed.delimiter],
+                [
+                    str(read_path),
+                    label,
+                    sniffed.sha256,
+                    sniffed.size,
+                    sniffed.encoding,
+                    sniffed.delimiter,
+                ],
             )
         present = _present_columns(first, con, entity)
         text_columns = _text_projection(entity, first, present)
         con.execute("drop table if exists _rejects; drop table if exists _rejects_scan")
-        scan = _scan_sql(first.format, read_paths, first.delimiter, text_columns)
+        scan = _scan_sql(first.format, read_paths, first.delimiter, text_columns, len(first.header))
         con.execute(f"""
             create or replace temp table _text as
             select * exclude (_global_rn),
                 _global_rn - min(_global_rn) over (partition by _file) + 1 as _row_number
             from ({scan})""")
-        typed = ", ".join(f"{_typed_expr(c, first.decimal_comma)} as {c.name}"
-                          for c in entity.columns)
+        typed = ", ".join(
+            f"{_typed_expr(c, first.decimal_comma)} as {c.name}" for c in entity.columns
+        )
         reasons = ", ".join(_rule_exprs(entity, first.decimal_comma))
         record = ", ".join(f"'{c.name}': {c.name}" for c in entity.columns)
         con.execute(f"""
             create or replace temp table _typed as
             select {typed}, _file, _row_number,
-                list_filter([{reasons}], lambda r: r is not null) as _reasons,
+                case
+                    when _parse_reason is not null then [_parse_reason]
+                    else list_filter([{reasons}], lambda r: r is not null)
+                end as _reasons,
                 to_json({{{record}}})::varchar as _record
             from _text""")
         table_columns = ", ".join(entity.column_names)
-        con.execute(f"""
+        con.execute(
+            f"""
             insert into {RAW}.{entity.table} ({table_columns}, _batch_id, _source_file,
                 _row_number, _loaded_at)
             select {table_columns}, f.batch_id, f.label, t._row_number, ?
             from _typed as t join _files as f using (_file)
             where len(t._reasons) = 0
-            order by f.batch_id, t._row_number""", [loaded_at])
-        con.execute(f"""
+            order by f.batch_id, t._row_number""",
+            [loaded_at],
+        )
+        con.execute(
+            f"""
             insert into {QUARANTINE}
             select ?, f.batch_id, f.label, t._row_number, null, t._reasons, t._record, ?
             from _typed as t join _files as f using (_file)
             where len(t._reasons) > 0
-            order by f.batch_id, t._row_number""", [entity.qualified_name, loaded_at])
+            order by f.batch_id, t._row_number""",
+            [entity.qualified_name, loaded_at],
+        )
         parse_rejects = _has_table(con, "_rejects")
         if parse_rejects:
             # Lines the CSV parser could not split into the header's columns.
-            con.execute(f"""
+            con.execute(
+                f"""
                 insert into {QUARANTINE}
                 select ?, f.batch_id, f.label, null, r.line,
                     ['parse:' || lower(replace(r.error_type::varchar, ' ', '_'))],
                     to_json({{'csv_line': r.csv_line, 'error': r.error_message}})::varchar, ?
                 from _rejects as r join _rejects_scan as s using (scan_id, file_id)
                 join _files as f on f._file = s.file_path""",
-                [entity.qualified_name, loaded_at])
+                [entity.qualified_name, loaded_at],
+            )
         counts = con.execute(f"""
             select f.label, f.batch_id, f.sha256, f.file_bytes, f.encoding, f.delimiter,
                 count(t._file) filter (where len(t._reasons) = 0) as loaded,
                 count(t._file) filter (where len(t._reasons) > 0) as quarantined,
-                {'(select count(*) from _rejects as r join _rejects_scan as s '
-                 'using (scan_id, file_id) where s.file_path = f._file)'
-                 if parse_rejects else '0'} as unparsed
+                {
+            "(select count(*) from _rejects as r join _rejects_scan as s "
+            "using (scan_id, file_id) where s.file_path = f._file)"
+            if parse_rejects
+            else "0"
+        } as unparsed
             from _files as f left join _typed as t using (_file)
             group by all order by f.batch_id""").fetchall()
         results = []
-        for label, batch_id, sha, size, encoding, delimiter, loaded, quarantined, unparsed in counts:
-            result = FileResult(entity.table, label, "loaded", loaded + quarantined + unparsed,
-                                loaded, quarantined + unparsed, None, batch_id)
+        for (
+            label,
+            batch_id,
+            sha,
+            size,
+            encoding,
+            delimiter,
+            loaded,
+            quarantined,
+            unparsed,
+        ) in counts:
+            result = FileResult(
+                entity.table,
+                label,
+                "loaded",
+                loaded + quarantined + unparsed,
+                loaded,
+                quarantined + unparsed,
+                None,
+                batch_id,
+            )
             _ledger(con, entity, result, sha, size, first.format, encoding, delimiter, loaded_at)
             results.append(result)
         con.execute("commit")
@@ -326,25 +397,38 @@ def _load_group(con, entity, group, scratch: Path, loaded_at: datetime) -> list[
 
 
 def _has_table(con, name: str) -> bool:
-    return bool(con.execute(
-        "select count(*) from duckdb_tables() where table_name = ?", [name]
-    ).fetchone()[0])
+    return bool(
+        con.execute("select count(*) from duckdb_tables() where table_name = ?", [name]).fetchone()[
+            0
+        ]
+    )
 
 
-def _scan_sql(fmt: str, paths: Sequence[Path], delimiter: str | None,
-              text_columns: list[str]) -> str:
+def _scan_sql(
+    fmt: str, paths: Sequence[Path], delimiter: str | None, text_columns: list[str], width: int
+) -> str:
     listing = ", ".join(_sql_str(p) for p in paths)
     projection = ", ".join(text_columns)
+    if fmt == "jsonl":
+        projection += (
+            ", case when not json_valid(line) then 'parse:invalid_json' end as _parse_reason"
+        )
+    else:
+        projection += ", null::varchar as _parse_reason"
     if fmt == "parquet":
-        return (f"select {projection}, filename as _file, file_row_number + 1 as _global_rn "
-                f"from read_parquet([{listing}], filename = true, file_row_number = true, "
-                f"union_by_name = true)")
+        return (
+            f"select {projection}, filename as _file, file_row_number + 1 as _global_rn "
+            f"from read_parquet([{listing}], filename = true, file_row_number = true, "
+            f"union_by_name = true)"
+        )
     if fmt == "jsonl":
         return f"select {projection}, _file, _global_rn from ({_jsonl_lines(paths)})"
+    columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width))
     return (
         f"select {projection}, filename as _file, row_number() over () as _global_rn "
-        f"from read_csv([{listing}], all_varchar = true, header = true, "
-        f"delim = {_sql_str(delimiter)}, quote = '\"', escape = '\"', filename = true, "
+        f"from read_csv([{listing}], columns = {{{columns}}}, header = true, "
+        f"auto_detect = false, delim = {_sql_str(delimiter)}, quote = '\"', escape = '\"', "
+        f"filename = true, "
         f"store_rejects = true, rejects_table = '_rejects', rejects_scan = '_rejects_scan', "
         f"max_line_size = 16777216)"
     )
@@ -359,7 +443,10 @@ def _text_projection(entity: Entity, sniffed: files.Sniffed, present: dict[str, 
         if raw is None:
             projection.append(f"null::varchar as {column.name}")
         elif sniffed.format == "jsonl":
-            projection.append(f"line ->> {_sql_str('$.' + raw)} as {column.name}")
+            projection.append(
+                f"case when json_valid(line) then line ->> "
+                f"{_sql_str('$.' + raw)} end as {column.name}"
+            )
         else:
             projection.append(f"{_ident(raw)}::varchar as {column.name}")
     return projection
@@ -374,12 +461,13 @@ def _typed_expr(column: Column, decimal_comma: bool) -> str:
     if column.type == "VARCHAR":
         return f"lower({value})" if column.allowed else value
     if column.type == "BOOLEAN":
-        return (f"case when lower({value}) in {TRUE_WORDS} then true "
-                f"when lower({value}) in {FALSE_WORDS} then false end")
+        return (
+            f"case when lower({value}) in {TRUE_WORDS} then true "
+            f"when lower({value}) in {FALSE_WORDS} then false end"
+        )
     if column.type == "TIMESTAMP":
         formats = ", ".join(_sql_str(f) for f in TIMESTAMP_FORMATS)
-        return (f"coalesce(try_cast({value} as timestamp), "
-                f"try_strptime({value}, [{formats}]))")
+        return f"coalesce(try_cast({value} as timestamp), try_strptime({value}, [{formats}]))"
     # Numbers: drop thousands spaces (incl. no-break), and read a decimal comma where the
     # delimiter leaves it free.
     number = f"replace(replace({value}, ' ', ''), chr(160), '')"
@@ -397,8 +485,7 @@ def _rule_exprs(entity: Entity, decimal_comma: bool) -> list[str]:
             rules.append(f"case when {value} is null then 'missing:{column.name}' end")
         if column.type != "VARCHAR":
             rules.append(
-                f"case when {value} is not null and ({typed}) is null "
-                f"then 'type:{column.name}' end"
+                f"case when {value} is not null and ({typed}) is null then 'type:{column.name}' end"
             )
         if column.type == "TIMESTAMP":
             rules.append(
@@ -419,22 +506,53 @@ def _rule_exprs(entity: Entity, decimal_comma: bool) -> list[str]:
 def _ledger(con, entity, result: FileResult, sha, size, fmt, encoding, delimiter, loaded_at):
     con.execute(
         f"insert into {LEDGER} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [result.batch_id, entity.qualified_name, result.source_file, sha, size, fmt, encoding,
-         delimiter, result.rows_read, result.rows_loaded, result.rows_quarantined,
-         result.status, result.reason, loaded_at],
+        [
+            result.batch_id,
+            entity.qualified_name,
+            result.source_file,
+            sha,
+            size,
+            fmt,
+            encoding,
+            delimiter,
+            result.rows_read,
+            result.rows_loaded,
+            result.rows_quarantined,
+            result.status,
+            result.reason,
+            loaded_at,
+        ],
     )
 
 
 def _record_duplicate(con, entity, sniffed: files.Sniffed, label, loaded_at) -> FileResult:
-    result = FileResult(entity.table, label, "duplicate",
-                        reason="same content already loaded from another file")
-    _ledger(con, entity, result, sniffed.sha256, sniffed.size, sniffed.format,
-            sniffed.encoding, sniffed.delimiter, loaded_at)
+    result = FileResult(
+        entity.table, label, "duplicate", reason="same content already loaded from another file"
+    )
+    _ledger(
+        con,
+        entity,
+        result,
+        sniffed.sha256,
+        sniffed.size,
+        sniffed.format,
+        sniffed.encoding,
+        sniffed.delimiter,
+        loaded_at,
+    )
     return result
 
 
-def _reject(con, entity: Entity, path: Path, label: str, sniffed: files.Sniffed | None,
-            reason: str, rejected: Path, loaded_at: datetime) -> FileResult:
+def _reject(
+    con,
+    entity: Entity,
+    path: Path,
+    label: str,
+    sniffed: files.Sniffed | None,
+    reason: str,
+    rejected: Path,
+    loaded_at: datetime,
+) -> FileResult:
     """Move an unreadable file aside with a `.reason` file and record it in the ledger."""
     target_dir = rejected / entity.source / entity.name
     target_dir.mkdir(parents=True, exist_ok=True)
@@ -447,10 +565,17 @@ def _reject(con, entity: Entity, path: Path, label: str, sniffed: files.Sniffed 
         encoding="utf-8",
     )
     result = FileResult(entity.table, label, "rejected", reason=reason)
-    _ledger(con, entity, result, sha, sniffed.size if sniffed else None,
-            sniffed.format if sniffed else files.file_format(path),
-            sniffed.encoding if sniffed else None, sniffed.delimiter if sniffed else None,
-            loaded_at)
+    _ledger(
+        con,
+        entity,
+        result,
+        sha,
+        sniffed.size if sniffed else None,
+        sniffed.format if sniffed else files.file_format(path),
+        sniffed.encoding if sniffed else None,
+        sniffed.delimiter if sniffed else None,
+        loaded_at,
+    )
     return result
 
 

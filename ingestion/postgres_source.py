@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import tempfile
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import psycopg
@@ -101,8 +101,11 @@ def export_tables(
     out_dir: Path,
     tables: Mapping[str, str] | None = None,
     schema: str = "public",
+    entities: Sequence[Entity] = CRM_ENTITIES,
 ) -> list[tuple[Entity, Path]]:
     """Export the CRM tables of the PostgreSQL database at ``dsn`` as CSV files in ``out_dir``.
+
+    ``entities`` limits the export to some CRM entities (one ingestion asset pulls one table).
 
     Returns ``(entity, path)`` pairs in contract order. Raises :class:`MissingTableError`
     naming the table when one does not exist and :class:`PostgresSourceError` when a table
@@ -121,7 +124,7 @@ def export_tables(
         with conn.transaction():
             _set_session(conn)
             plans = []
-            for ent in CRM_ENTITIES:
+            for ent in entities:
                 pg_schema, pg_table = resolve_table(ent, tables, schema)
                 label = f"{server}/{pg_schema}.{pg_table}"
                 query = _export_query(conn, ent, pg_schema, pg_table, label)

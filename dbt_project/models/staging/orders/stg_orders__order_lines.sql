@@ -1,0 +1,56 @@
+with
+
+source as (
+    select * from {{ source('orders', 'order_lines') }}
+),
+
+latest_batch_per_order as (
+    -- Lines are re-exported whole with each version of their order: the latest batch that
+    -- carried the order holds its current lines (a line dropped later must disappear).
+    select
+        order_id,
+        max(_batch_id) as latest_batch_id
+    from source
+    group by order_id
+),
+
+current_lines as (
+    select source.*
+    from source
+    inner join latest_batch_per_order
+        on
+            source.order_id = latest_batch_per_order.order_id
+            and source._batch_id = latest_batch_per_order.latest_batch_id
+),
+
+deduplicated as (
+    {{ latest_per_key('current_lines', ['order_id', 'line_number']) }}
+),
+
+renamed as (
+    select
+        -- ids
+        {{ dbt.concat(["order_id", "'-'", "cast(line_number as " ~ dbt.type_string() ~ ")"]) }}
+            as order_line_id,
+        order_id,
+        line_number,
+        product_id,
+
+        -- strings
+        category as product_category,
+
+        -- numerics
+        quantity,
+        unit_price,
+        unit_cost,
+        quantity * unit_price as line_revenue,
+        quantity * unit_cost as line_cost,
+
+        -- lineage
+        _source_file as source_file,
+        _loaded_at as loaded_at
+
+    from deduplicated
+)
+
+select * from renamed

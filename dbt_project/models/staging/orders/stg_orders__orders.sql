@@ -1,0 +1,37 @@
+with
+
+source as (
+    {{ latest_per_key(source('orders', 'orders'), ['order_id'], ['updated_at']) }}
+),
+
+renamed as (
+    select
+        -- ids
+        order_id,
+        customer_id,
+
+        -- strings
+        status as order_status,
+        upper(currency) as currency_code,
+        sales_channel,
+
+        -- numerics
+        total_amount,
+        coalesce(discount_amount, 0) as discount_amount,
+
+        -- booleans
+        status = 'completed' as is_completed,
+
+        -- timestamps
+        ordered_at,
+        cast(ordered_at as date) as ordered_on,
+        updated_at,
+
+        -- lineage
+        _source_file as source_file,
+        _loaded_at as loaded_at
+
+    from source
+)
+
+select * from renamed

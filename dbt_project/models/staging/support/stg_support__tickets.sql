@@ -1,0 +1,41 @@
+with
+
+source as (
+    {{ latest_per_key(source('support', 'tickets'), ['ticket_id'], ['updated_at']) }}
+),
+
+renamed as (
+    select
+        -- ids
+        ticket_id,
+        customer_id,
+
+        -- strings
+        status as ticket_status,
+        category as ticket_category,
+        topic as ticket_topic,
+        priority,
+
+        -- numerics
+        satisfaction_score,
+        coalesce(reopen_count, 0) as reopen_count,
+
+        -- booleans
+        status in ('open', 'pending') as is_open,
+        category in ('complaint', 'cancellation') as is_complaint,
+
+        -- timestamps
+        opened_at,
+        first_response_at,
+        closed_at,
+        updated_at,
+        {{ dbt.datediff("opened_at", "first_response_at", "minute") }} as first_response_minutes,
+
+        -- lineage
+        _source_file as source_file,
+        _loaded_at as loaded_at
+
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,36 @@
+"""One entry point per entity: every source that feeds a raw table, loaded the same way."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import duckdb
+
+from ingestion import loader, postgres_source
+from ingestion.contract import Entity
+from ingestion.settings import Paths
+
+
+def ingest_entity(
+    con: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    paths: Paths,
+    crm_postgres_dsn: str | None = None,
+) -> list[loader.FileResult]:
+    """Load new landing files of `entity`, then (for CRM entities) a snapshot of the CRM's
+    PostgreSQL table when a DSN is given. Content already loaded is skipped by its sha256."""
+    files = loader.discover(paths.landing, entity)
+    items = [(p, p.relative_to(paths.landing).as_posix()) for p in files]
+    results = loader.load_files(con, entity, items, rejected=paths.rejected)
+    if crm_postgres_dsn and entity.source == "crm":
+        with tempfile.TemporaryDirectory(prefix="retention-pg-", dir=paths.work) as scratch:
+            exported = postgres_source.export_tables(
+                crm_postgres_dsn, Path(scratch), entities=[entity]
+            )
+            pg_items = [
+                (path, postgres_source.source_label(crm_postgres_dsn, entity.name))
+                for _, path in exported
+            ]
+            results += loader.load_files(con, entity, pg_items, rejected=paths.rejected)
+    return results

@@ -1,0 +1,113 @@
+"""`retention …`: everyday tasks from a terminal."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+
+from ingestion import settings
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _dagster_home() -> Path:
+    """DAGSTER_HOME defaults inside RETENTION_HOME, with the project's dagster.yaml."""
+    home = Path(os.environ.get("DAGSTER_HOME", settings.paths().home / ".dagster_home"))
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists() and (PROJECT_ROOT / "dagster.yaml").exists():
+        shutil.copyfile(PROJECT_ROOT / "dagster.yaml", config)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+@click.group()
+def main() -> None:
+    """Customer-retention data platform."""
+
+
+@main.command()
+@click.option("--customers", default=20_000, show_default=True, help="Customers to simulate.")
+@click.option("--days", default=730, show_default=True, help="Days of history.")
+@click.option("--end-date", default="2026-10-31", show_default=True, help="Last day of data.")
+@click.option("--seed", default=42, show_default=True)
+@click.option("--locale", type=click.Choice(["en", "ru"]), default="en", show_default=True)
+@click.option(
+    "--orders-format", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True
+)
+@click.option(
+    "--tickets-format", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Landing folder (default: RETENTION_LANDING_DIR or data/landing).",
+)
+def generate(customers, days, end_date, seed, locale, orders_format, tickets_format, out):
+    """Write believable demo extracts (daily files) into the landing folder."""
+    from ingestion.demo.generator import generate as run_generator
+
+    target = out or settings.paths().ensure().landing
+    click.echo(f"Generating {customers:,} customers over {days} days into {target} …")
+    counts = run_generator(
+        target,
+        customers=customers,
+        days=days,
+        end_date=date.fromisoformat(end_date),
+        seed=seed,
+        locale=locale,
+        orders_format=orders_format,
+        tickets_format=tickets_format,
+    )
+    for table, n in counts.items():
+        click.echo(f"  {table:<22}{n:>12,} rows")
+
+
+@main.command()
+@click.option("--job", default="retention_daily", show_default=True)
+def run(job: str) -> None:
+    """Materialise the job through Dagster, recorded in DAGSTER_HOME (visible in the UI)."""
+    _dagster_home()
+    import dagster as dg
+
+    from orchestration.definitions import defs
+
+    click.echo(f"Running Dagster job {job} …")
+    result = defs.get_job_def(job).execute_in_process(instance=dg.DagsterInstance.get())
+    failed = [e.step_key for e in result.all_events if e.is_step_failure]
+    if not result.success:
+        raise click.ClickException(f"job {job} failed at: {', '.join(failed) or 'unknown step'}")
+    click.echo(f"Run {result.run_id} succeeded.")
+
+
+@main.command()
+def summary() -> None:
+    """Rows per layer, files in the ledger, quarantined rows, where things are."""
+    from orchestration.report import render
+
+    click.echo(render(settings.paths()))
+
+
+@main.command()
+@click.option("--customers", default=20_000, show_default=True)
+@click.option("--days", default=730, show_default=True)
+@click.pass_context
+def demo(ctx: click.Context, customers: int, days: int) -> None:
+    """Generate demo data (unless landing already has some), run everything, summarise."""
+    landing = settings.paths().ensure().landing
+    if not any(p.is_file() for p in landing.rglob("*") if "_truth" not in p.parts):
+        ctx.invoke(generate, customers=customers, days=days)
+    else:
+        click.echo(f"Landing folder {landing} already has files: not generating.")
+    ctx.invoke(run)
+    ctx.invoke(summary)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

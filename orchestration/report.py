@@ -1,0 +1,69 @@
+"""The run summary: rows per layer, ledger and quarantine counts, where things are."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from ingestion.contract import ENTITIES
+from ingestion.settings import Paths
+
+LAYERS = ("raw", "staging", "intermediate", "marts", "audiences")
+
+
+def layer_counts(warehouse: Path) -> dict[str, dict[str, int]]:
+    """Row counts of every table and view, by schema (layer); read-only."""
+    counts: dict[str, dict[str, int]] = {}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        relations = con.execute(
+            "select schema_name, table_name from duckdb_tables() "
+            "where database_name = current_database() "
+            "union all select schema_name, view_name from duckdb_views() "
+            "where not internal and database_name = current_database() order by 1, 2"
+        ).fetchall()
+        for schema, name in relations:
+            n = con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
+            counts.setdefault(schema, {})[name] = n
+    return counts
+
+
+def ledger_counts(warehouse: Path) -> dict[str, int]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute(
+            "select status, count(*) from raw.load_ledger group by status order by status"
+        ).fetchall()
+    return dict(rows)
+
+
+def render(paths: Paths) -> str:
+    if not paths.warehouse.exists():
+        return f"No warehouse yet at {paths.warehouse}: run `retention run` (or `make demo`)."
+    counts = layer_counts(paths.warehouse)
+    ledger = ledger_counts(paths.warehouse)
+    raw = counts.get("raw", {})
+    lines = ["", "Retention platform — run summary", ""]
+    lines.append(f"{'entity':<22}{'raw rows':>12}{'staging rows':>14}")
+    staging = counts.get("staging", {})
+    for entity in ENTITIES:
+        stg = staging.get(f"stg_{entity.source}__{entity.name}")
+        stg_text = f"{stg:,}" if stg is not None else "-"
+        lines.append(f"{entity.qualified_name:<22}{raw.get(entity.table, 0):>12,}{stg_text:>14}")
+    lines.append("")
+    for layer in LAYERS[2:]:
+        if layer in counts:
+            total = sum(counts[layer].values())
+            lines.append(f"{layer:<22}{len(counts[layer]):>4} relations {total:>12,} rows")
+    files = ", ".join(f"{n} {status}" for status, n in ledger.items()) or "none"
+    lines.append(f"files in the load ledger: {files}")
+    lines.append(f"rows in quarantine: {raw.get('quarantine', 0):,}")
+    lines += [
+        "",
+        f"landing   {paths.landing}",
+        f"rejected  {paths.rejected}",
+        f"warehouse {paths.warehouse}",
+        "",
+        "UI: `make ui` (dagster dev) then open http://127.0.0.1:3000",
+        "",
+    ]
+    return "\n".join(lines)

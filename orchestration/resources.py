@@ -1,0 +1,56 @@
+"""Resources: where the warehouse and landing folder are, and how dbt is invoked."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from dagster_dbt import DbtCliResource, DbtProject
+
+from ingestion import settings
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
+
+
+class Warehouse(dg.ConfigurableResource):
+    """The DuckDB file dbt and ingestion write. Paths default to `ingestion.settings`, which
+    reads RETENTION_* environment variables when the resource is used, not at import."""
+
+    crm_postgres_dsn: str | None = None
+
+    def paths(self) -> settings.Paths:
+        return settings.paths().ensure()
+
+    @contextmanager
+    def connect(self, read_only: bool = False):
+        con = duckdb.connect(str(self.paths().warehouse), read_only=read_only)
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+def dbt_project() -> DbtProject:
+    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+def dbt_environment() -> None:
+    """dbt runs as a subprocess: hand it the absolute warehouse path it must write."""
+    os.environ["RETENTION_WAREHOUSE"] = str(settings.paths().ensure().warehouse)
+
+
+def dbt_executable() -> str:
+    """The dbt installed beside this interpreter, so an unactivated venv works too."""
+    beside = Path(sys.executable).parent / "dbt"
+    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+
+
+def dbt_resource(project: DbtProject) -> DbtCliResource:
+    return DbtCliResource(
+        project_dir=project, profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable()
+    )
