@@ -1,0 +1,31 @@
+"""Run the real dbt project against a test warehouse, in a subprocess like Dagster does."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+DBT_PROJECT = Path(__file__).resolve().parent.parent / "dbt_project"
+DBT = Path(sys.executable).parent / "dbt"
+
+
+def run_dbt(args: list[str], warehouse: Path, scratch: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "RETENTION_WAREHOUSE": str(warehouse)}
+    command = [
+        str(DBT),
+        *args,
+        "--profiles-dir",
+        str(DBT_PROJECT),
+        "--target-path",
+        str(scratch / "dbt_target"),
+        "--log-path",
+        str(scratch / "logs"),
+    ]
+    done = subprocess.run(
+        command, cwd=DBT_PROJECT, env=env, capture_output=True, text=True, timeout=600
+    )
+    if done.returncode != 0:
+        raise AssertionError(f"dbt {' '.join(args)} failed:\n{done.stdout[-4000:]}")
+    return done
