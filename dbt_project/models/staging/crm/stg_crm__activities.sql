@@ -1,7 +1,7 @@
 with
 
 source as (
-    {{ latest_per_key(source('crm', 'activities'), ['activity_id']) }}
+    {{ latest_per_key(source('crm', 'activities'), ['activity_id'], [], 'occurred_at') }}
 ),
 
 renamed as (

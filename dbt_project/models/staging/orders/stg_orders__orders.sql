@@ -1,7 +1,7 @@
 with
 
 source as (
-    {{ latest_per_key(source('orders', 'orders'), ['order_id'], ['updated_at']) }}
+    {{ latest_per_key(source('orders', 'orders'), ['order_id'], ['updated_at'], 'updated_at') }}
 ),
 
 renamed as (

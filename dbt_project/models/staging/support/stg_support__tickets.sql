@@ -1,7 +1,7 @@
 with
 
 source as (
-    {{ latest_per_key(source('support', 'tickets'), ['ticket_id'], ['updated_at']) }}
+    {{ latest_per_key(source('support', 'tickets'), ['ticket_id'], ['updated_at'], 'updated_at') }}
 ),
 
 renamed as (

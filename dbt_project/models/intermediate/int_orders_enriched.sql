@@ -1,0 +1,93 @@
+-- One row per order placed on or before the as-of date, with revenue, cost and margin from
+-- its lines and its place in the customer's purchase history.
+with
+
+orders as (
+    select * from {{ ref('stg_orders__orders') }}
+),
+
+order_lines as (
+    select * from {{ ref('stg_orders__order_lines') }}
+),
+
+as_of as (
+    select as_of_date from {{ ref('int_as_of') }}
+),
+
+line_totals as (
+    select
+        order_id,
+        count(*) as line_count,
+        sum(line_revenue) as lines_revenue,
+        sum(line_cost) as lines_cost,
+        -- A single line without a cost makes the order's margin unknown, not inflated.
+        sum(case when unit_cost is null then 1 else 0 end) as lines_without_cost
+    from order_lines
+    group by order_id
+),
+
+orders_as_of as (
+    select
+        orders.*,
+        as_of.as_of_date
+    from orders
+    cross join as_of
+    where orders.ordered_on <= as_of.as_of_date
+),
+
+valued as (
+    select
+        orders_as_of.order_id,
+        orders_as_of.customer_id,
+        orders_as_of.order_status,
+        orders_as_of.currency_code,
+        orders_as_of.sales_channel,
+        orders_as_of.ordered_at,
+        orders_as_of.ordered_on,
+        orders_as_of.total_amount,
+        orders_as_of.discount_amount,
+        coalesce(line_totals.line_count, 0) as line_count,
+        -- A purchase is an order the customer kept: completed, or pending and not yet
+        -- cancelled. Returned and cancelled orders bring no revenue.
+        orders_as_of.order_status in ('completed', 'pending') as is_purchase,
+        case
+            when orders_as_of.order_status in ('completed', 'pending')
+                then orders_as_of.total_amount
+            else 0
+        end as net_revenue,
+        case
+            when orders_as_of.order_status not in ('completed', 'pending') then 0
+            when line_totals.lines_without_cost = 0 then line_totals.lines_cost
+        end as cost_of_goods
+    from orders_as_of
+    left join line_totals on orders_as_of.order_id = line_totals.order_id
+),
+
+sequenced as (
+    select
+        valued.*,
+        net_revenue - cost_of_goods as gross_margin,
+        case
+            when is_purchase
+                then row_number() over (
+                    partition by customer_id, is_purchase order by ordered_at, order_id
+                )
+        end as purchase_sequence_number,
+        case
+            when is_purchase
+                then lag(ordered_at) over (
+                    partition by customer_id, is_purchase order by ordered_at, order_id
+                )
+        end as previous_purchase_at
+    from valued
+),
+
+final as (
+    select
+        sequenced.*,
+        {{ dbt.datediff("previous_purchase_at", "ordered_at", "day") }}
+            as days_since_previous_purchase
+    from sequenced
+)
+
+select * from final
