@@ -46,11 +46,13 @@ expected as (
             as prior_gap_days,
         -- Shrink the customer's own median toward the segment's: with few gaps the
         -- segment's rhythm dominates, with many the customer's own.
+        -- With no repeat purchase anywhere yet, churn_min_days stands in for the rhythm.
         case
             when stats.gap_count = 0 or stats.median_gap_days is null
                 then coalesce(
                     segment_medians.segment_median_gap_days,
-                    global_median.global_median_gap_days
+                    global_median.global_median_gap_days,
+                    {{ var('churn_min_days') }}
                 )
             else (
                 stats.gap_count * stats.median_gap_days

@@ -1,0 +1,48 @@
+-- One row per order placed by the as-of date: the customer's order sequence, new vs repeat,
+-- net revenue after returns and cancellations, and gross margin from the lines.
+with
+
+orders as (
+    select * from {{ ref('int_orders_enriched') }}
+),
+
+final as (
+    select
+        -- ids
+        order_id,
+        customer_id,
+
+        -- strings
+        order_status,
+        currency_code,
+        sales_channel,
+        case
+            when purchase_sequence_number = 1 then 'new'
+            when purchase_sequence_number > 1 then 'repeat'
+        end as customer_order_type,
+
+        -- numerics
+        row_number() over (partition by customer_id order by ordered_at, order_id)
+            as customer_order_number,
+        purchase_sequence_number,
+        line_count,
+        total_amount,
+        discount_amount,
+        net_revenue,
+        cost_of_goods,
+        gross_margin,
+        gross_margin / nullif(net_revenue, 0) as gross_margin_ratio,
+        days_since_previous_purchase,
+
+        -- booleans
+        is_purchase,
+        purchase_sequence_number = 1 as is_first_purchase,
+
+        -- timestamps
+        ordered_at,
+        ordered_on
+
+    from orders
+)
+
+select * from final
