@@ -1,19 +1,22 @@
--- One row: the date every "current" figure is computed as of (var as_of_date, else the
--- latest order date).
-with
+-- One row: the date every "current" figure is computed as of — the var as_of_date when set,
+-- else the latest order date.
+{% if var('as_of_date', none) -%}
 
-orders as (
-    select ordered_on from {{ ref('stg_orders__orders') }}
-),
+select cast('{{ var("as_of_date") }}' as date) as as_of_date
 
-final as (
-    select
-        {% if var('as_of_date', none) -%}
-            cast('{{ var("as_of_date") }}' as date)
-        {%- else -%}
-            max(ordered_on)
-        {%- endif %} as as_of_date
-    from orders
-)
+{%- else -%}
 
-select * from final
+    with
+
+    orders as (
+        select ordered_on from {{ ref('stg_orders__orders') }}
+    ),
+
+    final as (
+        select max(ordered_on) as as_of_date
+        from orders
+    )
+
+    select * from final
+
+{%- endif %}

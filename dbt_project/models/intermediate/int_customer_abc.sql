@@ -8,7 +8,10 @@ stats as (
 ),
 
 customers as (
-    select customer_id, is_crm_vip from {{ ref('stg_crm__customers') }}
+    select
+        customer_id,
+        is_crm_vip
+    from {{ ref('stg_crm__customers') }}
 ),
 
 abc_classes as (
@@ -20,13 +23,13 @@ ranked as (
         customer_id,
         net_revenue_trailing_window,
         row_number() over (
-            order by net_revenue_trailing_window desc, customer_id
+            order by net_revenue_trailing_window desc, customer_id asc
         ) as revenue_rank,
         count(*) over () as customers_ranked,
         -- Share of total revenue held by the customers ranked above this one.
         coalesce(
             sum(net_revenue_trailing_window) over (
-                order by net_revenue_trailing_window desc, customer_id
+                order by net_revenue_trailing_window desc, customer_id asc
                 rows between unbounded preceding and 1 preceding
             ),
             0
@@ -46,7 +49,7 @@ fitting_classes as (
         ) as fit_rank
     from ranked
     inner join abc_classes
-        on abc_classes.cumulative_revenue_share_upper > ranked.cumulative_share_before
+        on ranked.cumulative_share_before < abc_classes.cumulative_revenue_share_upper
 ),
 
 classified as (

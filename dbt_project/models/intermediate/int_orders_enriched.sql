@@ -66,17 +66,19 @@ valued as (
 sequenced as (
     select
         valued.*,
-        net_revenue - cost_of_goods as gross_margin,
+        valued.net_revenue - valued.cost_of_goods as gross_margin,
         case
-            when is_purchase
+            when valued.is_purchase
                 then row_number() over (
-                    partition by customer_id, is_purchase order by ordered_at, order_id
+                    partition by valued.customer_id, valued.is_purchase
+                    order by valued.ordered_at, valued.order_id
                 )
         end as purchase_sequence_number,
         case
-            when is_purchase
-                then lag(ordered_at) over (
-                    partition by customer_id, is_purchase order by ordered_at, order_id
+            when valued.is_purchase
+                then lag(valued.ordered_at) over (
+                    partition by valued.customer_id, valued.is_purchase
+                    order by valued.ordered_at, valued.order_id
                 )
         end as previous_purchase_at
     from valued

@@ -8,7 +8,11 @@ customers as (
 ),
 
 managers as (
-    select manager_id, manager_name, is_active from {{ ref('stg_crm__managers') }}
+    select
+        manager_id,
+        manager_name,
+        is_active
+    from {{ ref('stg_crm__managers') }}
 ),
 
 as_of as (
@@ -24,12 +28,19 @@ segments as (
 ),
 
 health as (
-    select customer_id, at_risk_score, is_at_risk, top_reason_codes
+    select
+        customer_id,
+        at_risk_score,
+        is_at_risk,
+        top_reason_codes
     from {{ ref('customer_health') }}
 ),
 
 predictions as (
-    select customer_id, p_alive, predicted_clv_12m
+    select
+        customer_id,
+        p_alive,
+        predicted_clv_12m
     from {{ ref('customer_clv_predictions') }}
 ),
 

@@ -7,11 +7,16 @@ stats as (
 ),
 
 abc as (
-    select customer_id, abc_class from {{ ref('int_customer_abc') }}
+    select
+        customer_id,
+        abc_class
+    from {{ ref('int_customer_abc') }}
 ),
 
 purchases as (
-    select customer_id, days_since_previous_purchase
+    select
+        customer_id,
+        days_since_previous_purchase
     from {{ ref('int_orders_enriched') }}
     where days_since_previous_purchase is not null
 ),

@@ -3,7 +3,10 @@
 with
 
 orders as (
-    select customer_id, ordered_on, net_revenue
+    select
+        customer_id,
+        ordered_on,
+        net_revenue
     from {{ ref('int_orders_enriched') }}
     where is_purchase
 ),
@@ -12,11 +15,19 @@ as_of as (
     select as_of_date from {{ ref('int_as_of') }}
 ),
 
+orders_by_month as (
+    select
+        customer_id,
+        net_revenue,
+        cast({{ dbt.date_trunc('month', 'ordered_on') }} as date) as order_month
+    from orders
+),
+
 first_purchases as (
     select
         customer_id,
-        cast({{ dbt.date_trunc('month', 'min(ordered_on)') }} as date) as cohort_month
-    from orders
+        min(order_month) as cohort_month
+    from orders_by_month
     group by customer_id
 ),
 
@@ -28,27 +39,30 @@ cohort_sizes as (
     group by cohort_month
 ),
 
+order_months as (
+    select distinct order_month from orders_by_month
+),
+
 offsets as (
     -- Every month from the cohort's first to the as-of month, bought in or not.
-    select distinct
+    select
         cohort_sizes.cohort_month,
-        {{ dbt.datediff("cohort_sizes.cohort_month", dbt.date_trunc('month', 'orders.ordered_on'), "month") }}
+        {{ dbt.datediff("cohort_sizes.cohort_month", "order_months.order_month", "month") }}
             as months_since_first_order
     from cohort_sizes
-    cross join (select distinct ordered_on from orders) as orders
-    where orders.ordered_on >= cohort_sizes.cohort_month
+    inner join order_months on cohort_sizes.cohort_month <= order_months.order_month
 ),
 
 activity as (
     select
         first_purchases.cohort_month,
-        {{ dbt.datediff("first_purchases.cohort_month", dbt.date_trunc('month', 'orders.ordered_on'), "month") }}
+        {{ dbt.datediff("first_purchases.cohort_month", "orders_by_month.order_month", "month") }}
             as months_since_first_order,
-        count(distinct orders.customer_id) as active_customers,
-        sum(orders.net_revenue) as net_revenue
-    from orders
-    inner join first_purchases on orders.customer_id = first_purchases.customer_id
-    group by 1, 2
+        count(distinct orders_by_month.customer_id) as active_customers,
+        sum(orders_by_month.net_revenue) as net_revenue
+    from orders_by_month
+    inner join first_purchases on orders_by_month.customer_id = first_purchases.customer_id
+    group by first_purchases.cohort_month, orders_by_month.order_month
 ),
 
 combined as (
@@ -66,34 +80,43 @@ combined as (
             and offsets.months_since_first_order = activity.months_since_first_order
 ),
 
+dated as (
+    select
+        combined.*,
+        cast(
+            {{ dbt.dateadd("month", "combined.months_since_first_order", "combined.cohort_month") }}
+            as date
+        ) as activity_month,
+        as_of.as_of_date
+    from combined
+    cross join as_of
+),
+
 final as (
     select
-        combined.cohort_month,
-        combined.months_since_first_order,
-        cast({{ dbt.dateadd("month", "combined.months_since_first_order", "combined.cohort_month") }} as date)
-            as activity_month,
-        combined.cohort_size,
-        combined.active_customers,
-        round(100.0 * combined.active_customers / combined.cohort_size, 2)
-            as customer_retention_pct,
-        combined.net_revenue,
+        cohort_month,
+        months_since_first_order,
+        activity_month,
+        cohort_size,
+        active_customers,
+        round(100.0 * active_customers / cohort_size, 2) as customer_retention_pct,
+        net_revenue,
         round(
-            100.0 * combined.net_revenue / nullif(
-                first_value(combined.net_revenue) over (
-                    partition by combined.cohort_month order by combined.months_since_first_order
+            100.0 * net_revenue / nullif(
+                first_value(net_revenue) over (
+                    partition by cohort_month order by months_since_first_order
                 ),
                 0
             ),
             2
         ) as revenue_retention_pct,
-        sum(combined.net_revenue) over (
-            partition by combined.cohort_month order by combined.months_since_first_order
+        sum(net_revenue) over (
+            partition by cohort_month order by months_since_first_order
             rows between unbounded preceding and current row
-        ) / combined.cohort_size as cumulative_revenue_per_customer,
-        {{ dbt.dateadd("month", "combined.months_since_first_order + 1", "combined.cohort_month") }}
-        > {{ dbt.dateadd("day", 1, "as_of.as_of_date") }} as is_partial_month
-    from combined
-    cross join as_of
+        ) / cohort_size as cumulative_revenue_per_customer,
+        {{ dbt.dateadd("month", 1, "activity_month") }}
+        > {{ dbt.dateadd("day", 1, "as_of_date") }} as is_partial_month
+    from dated
 )
 
 select * from final

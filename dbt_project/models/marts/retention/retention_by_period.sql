@@ -8,7 +8,10 @@ spells as (
 ),
 
 orders as (
-    select customer_id, ordered_on, net_revenue
+    select
+        customer_id,
+        ordered_on,
+        net_revenue
     from {{ ref('int_orders_enriched') }}
     where is_purchase
 ),
@@ -142,8 +145,8 @@ customer_period_revenue as (
     from windows
     inner join orders
         on
-            orders.ordered_on >= windows.previous_period_start
-            and orders.ordered_on <= windows.period_end
+            windows.previous_period_start <= orders.ordered_on
+            and windows.period_end >= orders.ordered_on
     group by windows.period_grain, windows.period_start, orders.customer_id
 ),
 
@@ -186,8 +189,9 @@ final as (
                 + coalesce(base_counts.reactivated_customers, 0)",
             "base_counts.customers_at_start"
         ) }} as retention_rate_pct,
-        {{ churn_rate("coalesce(base_counts.churned_customers, 0)", "base_counts.customers_at_start") }}
-            as churn_rate,
+        {{ churn_rate(
+            "coalesce(base_counts.churned_customers, 0)", "base_counts.customers_at_start"
+        ) }} as churn_rate,
         coalesce(base_counts.revenue_lost_to_churn, 0) as revenue_lost_to_churn,
         coalesce(revenue.net_revenue, 0) as net_revenue,
         revenue.retained_revenue_capped

@@ -12,7 +12,10 @@ churn as (
 ),
 
 predictions as (
-    select customer_id, p_alive from {{ ref('customer_clv_predictions') }}
+    select
+        customer_id,
+        p_alive
+    from {{ ref('customer_clv_predictions') }}
 ),
 
 support as (
@@ -88,7 +91,7 @@ weighted as (
         health_signals.reason_text,
         row_number() over (
             partition by signals_long.customer_id
-            order by health_signals.weight desc, signals_long.signal_code
+            order by health_signals.weight desc, signals_long.signal_code asc
         ) as reason_rank
     from signals_long
     inner join health_signals on signals_long.signal_code = health_signals.signal_code

@@ -8,7 +8,11 @@ stats as (
 ),
 
 segments as (
-    select customer_id, abc_class, customer_category, rfm_segment
+    select
+        customer_id,
+        abc_class,
+        customer_category,
+        rfm_segment
     from {{ ref('customer_segments') }}
 ),
 

@@ -30,7 +30,7 @@ latest_spells as (
     from (
         select
             spells.*,
-            row_number() over (partition by customer_id order by spell_start desc)
+            row_number() over (partition by spells.customer_id order by spells.spell_start desc)
                 as recency_rank
         from spells
     ) as ranked_spells
@@ -80,8 +80,9 @@ final as (
             when stats.tenure_days < {{ var('onboarding_days') }} then 'new'
             when
                 latest_spells.latest_spell_is_reactivation
-                and {{ dbt.datediff("latest_spells.latest_spell_start", "stats.as_of_date", "day") }}
-                < {{ var('reactivation_days') }}
+                and {{ dbt.datediff(
+                    "latest_spells.latest_spell_start", "stats.as_of_date", "day"
+                ) }} < {{ var('reactivation_days') }}
                 then 'reactivated'
             when churn.overdue_ratio > 1 or churn.broken_pattern then 'at_risk'
             else 'active'

@@ -12,11 +12,19 @@ stats as (
 ),
 
 churn as (
-    select customer_id, is_churned, churn_date from {{ ref('customer_churn') }}
+    select
+        customer_id,
+        is_churned,
+        churn_date
+    from {{ ref('customer_churn') }}
 ),
 
 segments as (
-    select customer_id, abc_class, rfm_segment from {{ ref('customer_segments') }}
+    select
+        customer_id,
+        abc_class,
+        rfm_segment
+    from {{ ref('customer_segments') }}
 ),
 
 customers as (
@@ -72,12 +80,13 @@ by_segment as (
 components as (
     select
         by_segment.*,
-        net_revenue / nullif(purchases, 0) as average_order_value,
-        purchases / nullif(active_customer_years, 0) as orders_per_customer_year,
-        gross_margin / nullif(net_revenue, 0) as gross_margin_ratio,
+        by_segment.net_revenue / nullif(by_segment.purchases, 0) as average_order_value,
+        by_segment.purchases
+        / nullif(by_segment.active_customer_years, 0) as orders_per_customer_year,
+        by_segment.gross_margin / nullif(by_segment.net_revenue, 0) as gross_margin_ratio,
         least(
             {{ var('ltv_max_lifetime_years') }},
-            active_customer_years / nullif(churned_customers, 0)
+            by_segment.active_customer_years / nullif(by_segment.churned_customers, 0)
         ) as average_lifetime_years
     from by_segment
 ),
@@ -86,14 +95,14 @@ final as (
     select
         components.*,
         coalesce(
-            average_lifetime_years,
+            components.average_lifetime_years,
             {{ var('ltv_max_lifetime_years') }}
         ) as lifetime_years_used,
         round(
-            average_order_value
-            * orders_per_customer_year
-            * gross_margin_ratio
-            * coalesce(average_lifetime_years, {{ var('ltv_max_lifetime_years') }}),
+            components.average_order_value
+            * components.orders_per_customer_year
+            * components.gross_margin_ratio
+            * coalesce(components.average_lifetime_years, {{ var('ltv_max_lifetime_years') }}),
             2
         ) as formula_ltv
     from components

@@ -11,6 +11,13 @@ latest_batch_per_order as (
         order_id,
         max(_batch_id) as latest_batch_id
     from source
+    {%- if var('as_of_date', none) %}
+    -- As of a date: only orders placed by then (lines carry no timestamp of their own).
+    where order_id in (
+        select order_id from {{ source('orders', 'orders') }}
+        where ordered_at < {{ as_of_cutoff() }}
+    )
+    {%- endif %}
     group by order_id
 ),
 

@@ -1,0 +1,1 @@
+"""Predictive models on top of the warehouse marts (numpy/pandas in, numpy/pandas out)."""
