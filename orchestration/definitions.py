@@ -5,10 +5,11 @@ import dagster as dg
 from orchestration.dbt_assets import project, retention_dbt_models
 from orchestration.ingestion_assets import ingestion_assets
 from orchestration.jobs import retention_daily
+from orchestration.model_assets import clv_holdout_validation
 from orchestration.resources import Warehouse, dbt_resource
 
 defs = dg.Definitions(
-    assets=[*ingestion_assets, retention_dbt_models],
+    assets=[*ingestion_assets, retention_dbt_models, clv_holdout_validation],
     jobs=[retention_daily],
     resources={
         "warehouse": Warehouse(

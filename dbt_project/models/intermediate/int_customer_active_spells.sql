@@ -58,17 +58,18 @@ final as (
         customer_id,
         spell_start,
         case
-            when next_purchase_on is not null and next_purchase_on <= lapse_date
+            when next_purchase_on is not null and next_purchase_on < lapse_date
                 then {{ dbt.dateadd("day", -1, "next_purchase_on") }}
             else {{ dbt.dateadd("day", -1, "lapse_date") }}
         end as spell_end,
         first_purchase_on,
         spell_start = first_purchase_on as is_acquisition,
         coalesce(spell_start >= previous_lapse_date, false) as is_reactivation,
-        -- Churn happens at the lapse date when no purchase came before it and it has passed.
+        -- Churn happens at the lapse date when no purchase came strictly before it and it has
+        -- passed; a purchase on the lapse date itself is a same-day reactivation.
         case
             when
-                (next_purchase_on is null or next_purchase_on > lapse_date)
+                (next_purchase_on is null or next_purchase_on >= lapse_date)
                 and lapse_date <= as_of_date
                 then lapse_date
         end as churn_date,

@@ -1,0 +1,47 @@
+"""The holdout report counts what customers really did after the calibration date."""
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from modeling.validation import holdout_report
+
+
+def simulated_purchases(customers: int, seed: int) -> pd.DataFrame:
+    """A BG/NBD world in days: Poisson purchases, dropout after each with probability p."""
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp("2024-01-01")
+    rows = []
+    for customer in range(customers):
+        rate = rng.gamma(0.6, 1 / 30)  # purchases per day
+        dropout = rng.beta(1.0, 4.0)
+        day = int(rng.integers(0, 200))
+        while day < 730:
+            rows.append((f"c{customer}", (start + pd.Timedelta(days=day)).date()))
+            if rng.random() < dropout:
+                break
+            day += max(1, int(rng.exponential(1 / rate)))
+    return pd.DataFrame(rows, columns=["customer_id", "ordered_on"])
+
+
+def test_holdout_counts_and_deciles_add_up_and_the_model_tracks_reality():
+    purchases = simulated_purchases(3000, seed=3)
+    report = holdout_report(purchases, date(2025, 6, 30), date(2025, 12, 30))
+    days = purchases.drop_duplicates()
+    calibration_customers = days[days["ordered_on"] <= date(2025, 6, 30)]["customer_id"].unique()
+    in_holdout = days[
+        (days["ordered_on"] > date(2025, 6, 30))
+        & (days["ordered_on"] <= date(2025, 12, 30))
+        & days["customer_id"].isin(calibration_customers)
+    ]
+    assert report.customers == len(calibration_customers)
+    assert report.actual_purchases == len(in_holdout)
+    assert report.deciles["customers"].sum() == report.customers
+    assert report.deciles["actual"].sum() == report.actual_purchases
+    assert abs(report.deciles["predicted"].sum() - report.predicted_purchases) < 1e-6
+    # Data drawn from the model itself: the total is predicted within 15 %, and the top
+    # decile really buys more than the bottom one.
+    assert 0.85 < report.ratio < 1.15
+    top, bottom = report.deciles.iloc[-1], report.deciles.iloc[0]
+    assert top["actual"] > bottom["actual"]
