@@ -20,8 +20,16 @@ def model(dbt, session):
         gross_margin_ratio=(
             stats["gross_margin"].astype(float) / stats["net_revenue"].astype(float)
         ).where(stats["net_revenue"].astype(float) > 0),
-    )[["customer_id", "frequency", "recency_days", "tenure_days", "monetary_value",
-       "gross_margin_ratio"]]
+    )[
+        [
+            "customer_id",
+            "frequency",
+            "recency_days",
+            "tenure_days",
+            "monetary_value",
+            "gross_margin_ratio",
+        ]
+    ]
     scored, fit = score_customers(
         frame,
         months=int(dbt.config.get("clv_months")),
