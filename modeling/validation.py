@@ -7,7 +7,7 @@ prediction — so a user can see whether to trust the model on their data."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,16 @@ class HoldoutReport:
     @property
     def ratio(self) -> float:
         return self.predicted_purchases / self.actual_purchases if self.actual_purchases else np.nan
+
+
+def holdout_window(first_purchase: date, as_of: date, requested_days: int) -> tuple[date, date]:
+    """(calibration_end, holdout_end): the requested holdout, shortened to half the history
+    when the history is too short to calibrate on the rest."""
+    history_days = (as_of - first_purchase).days
+    days = min(requested_days, history_days // 2)
+    if days < 1:
+        raise ValueError(f"{history_days} days of history: too short for a holdout check")
+    return as_of - timedelta(days=days), as_of
 
 
 def holdout_report(

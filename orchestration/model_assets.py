@@ -1,15 +1,15 @@
 """The purchase model's holdout check as an asset: its figures show in the UI as metadata and
 land in `marts.clv_holdout_validation` for BI. The maths is in `modeling/validation.py`."""
 
-from datetime import timedelta
-
 import dagster as dg
+import pandas as pd
 
-from modeling.validation import holdout_report
+from modeling.validation import holdout_report, holdout_window
 from orchestration.resources import Warehouse
 
 
 class HoldoutConfig(dg.Config):
+    # Shortened to half the history when the history is shorter than twice this.
     holdout_days: int = 180
 
 
@@ -29,7 +29,11 @@ def clv_holdout_validation(
         purchases = con.execute(
             "select customer_id, ordered_on from marts.fct_orders where is_purchase"
         ).df()
-        report = holdout_report(purchases, as_of - timedelta(days=config.holdout_days), as_of)
+        if purchases.empty:
+            return dg.MaterializeResult(metadata={"skipped": "no purchases yet"})
+        first_purchase = pd.Timestamp(purchases["ordered_on"].min()).date()
+        calibration_end, holdout_end = holdout_window(first_purchase, as_of, config.holdout_days)
+        report = holdout_report(purchases, calibration_end, holdout_end)
         deciles = report.deciles.assign(
             calibration_end=report.calibration_end, holdout_end=report.holdout_end
         )

@@ -5,7 +5,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from modeling.validation import holdout_report
+from modeling.validation import holdout_report, holdout_window
 
 
 def simulated_purchases(customers: int, seed: int) -> pd.DataFrame:
@@ -45,3 +45,14 @@ def test_holdout_counts_and_deciles_add_up_and_the_model_tracks_reality():
     assert 0.85 < report.ratio < 1.15
     top, bottom = report.deciles.iloc[-1], report.deciles.iloc[0]
     assert top["actual"] > bottom["actual"]
+
+
+def test_holdout_window_shrinks_to_half_a_short_history():
+    assert holdout_window(date(2025, 1, 1), date(2025, 12, 31), 180) == (
+        date(2025, 7, 4),
+        date(2025, 12, 31),
+    )
+    assert holdout_window(date(2025, 1, 1), date(2025, 5, 1), 180) == (
+        date(2025, 3, 2),
+        date(2025, 5, 1),
+    )

@@ -11,7 +11,10 @@ def model(dbt, session):
     dbt.config(materialized="table")
     from modeling.clv import score_customers
 
+    # Fixed row order: on a flat likelihood the optimiser's path depends on it, and the same
+    # data must always give the same fit.
     stats = dbt.ref("int_customer_purchase_stats").df()
+    stats = stats.sort_values("customer_id", ignore_index=True)
     frame = stats.assign(
         frequency=stats["bgnbd_frequency"],
         recency_days=stats["bgnbd_recency_days"],
