@@ -57,12 +57,12 @@ docs: install manifest
 lint: install manifest
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/sqlfluff lint dbt_project/models dbt_project/macros
+	RETENTION_WAREHOUSE=$(CURDIR)/$(VENV)/sqlfluff.duckdb $(BIN)/sqlfluff lint dbt_project/models
 
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
-	$(BIN)/sqlfluff fix dbt_project/models
+	RETENTION_WAREHOUSE=$(CURDIR)/$(VENV)/sqlfluff.duckdb $(BIN)/sqlfluff fix dbt_project/models
 
 clean:
 	rm -rf data $(DAGSTER_HOME) dbt_project/target dbt_project/logs

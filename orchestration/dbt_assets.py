@@ -34,5 +34,5 @@ class RetentionTranslator(DagsterDbtTranslator):
     manifest=project.manifest_path, project=project, dagster_dbt_translator=RetentionTranslator()
 )
 def retention_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    dbt_environment()
-    yield from dbt.cli(["build"], context=context).stream()
+    with dbt_environment():
+        yield from dbt.cli(["build"], context=context).stream()

@@ -39,9 +39,19 @@ def dbt_project() -> DbtProject:
     return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
-def dbt_environment() -> None:
-    """dbt runs as a subprocess: hand it the absolute warehouse path it must write."""
+@contextmanager
+def dbt_environment():
+    """dbt runs as a subprocess that inherits this environment: hand it the absolute warehouse
+    path for the duration of the call, and put back what was there (no leak into the process)."""
+    previous = os.environ.get("RETENTION_WAREHOUSE")
     os.environ["RETENTION_WAREHOUSE"] = str(settings.paths().ensure().warehouse)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("RETENTION_WAREHOUSE", None)
+        else:
+            os.environ["RETENTION_WAREHOUSE"] = previous
 
 
 def dbt_executable() -> str:

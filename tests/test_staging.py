@@ -55,7 +55,9 @@ def test_later_versions_win_in_staging(tmp_path):
     with duckdb.connect(str(warehouse)) as con:
         loader.load_landing(con, landing, tmp_path / "rejected")
 
-    run_dbt(["build", "--select", "staging"], warehouse, tmp_path)
+    run_dbt(
+        ["build", "--select", "staging", "--indirect-selection", "cautious"], warehouse, tmp_path
+    )
 
     with duckdb.connect(str(warehouse), read_only=True) as con:
         orders = con.execute(
