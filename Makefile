@@ -6,7 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 export RETENTION_HOME ?= $(CURDIR)
 export DAGSTER_HOME ?= $(RETENTION_HOME)/.dagster_home
-export RETENTION_WAREHOUSE ?= $(RETENTION_HOME)/data/warehouse.duckdb
+# Other paths default inside RETENTION_HOME (ingestion/settings.py); tests ignore all of them.
+WAREHOUSE ?= $(RETENTION_HOME)/data/warehouse.duckdb
 DBT := cd dbt_project && ../$(BIN)/dbt
 MANIFEST := dbt_project/target/manifest.json
 DBT_SOURCES := $(shell find dbt_project -path dbt_project/target -prune -o \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' -o -name '*.md' \) -print)
@@ -51,7 +52,8 @@ validate: install manifest dagster-home
 	$(BIN)/dagster definitions validate -m orchestration.definitions
 
 docs: install manifest
-	$(DBT) docs generate --profiles-dir .
+	mkdir -p $(dir $(WAREHOUSE))
+	cd dbt_project && RETENTION_WAREHOUSE=$(WAREHOUSE) ../$(BIN)/dbt docs generate --profiles-dir .
 	@echo "dbt docs: dbt_project/target/index.html (serve: cd dbt_project && ../$(BIN)/dbt docs serve --profiles-dir .)"
 
 lint: install manifest
