@@ -15,6 +15,7 @@ class Paths:
     rejected: Path
     warehouse: Path
     work: Path
+    bi: Path
 
     def ensure(self) -> Paths:
         for folder in (self.landing, self.rejected, self.warehouse.parent, self.work):
@@ -31,4 +32,6 @@ def paths() -> Paths:
         rejected=Path(os.environ.get("RETENTION_REJECTED_DIR", data / "rejected")),
         warehouse=Path(os.environ.get("RETENTION_WAREHOUSE", data / "warehouse.duckdb")),
         work=Path(os.environ.get("RETENTION_WORK_DIR", data / "work")),
+        # The BI read copy (never the file dbt writes): retention.duckdb and parquet/current/.
+        bi=Path(os.environ.get("RETENTION_BI_DIR", data / "bi")),
     )

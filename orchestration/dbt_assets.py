@@ -1,18 +1,16 @@
 """Every dbt model, seed and test as Dagster assets and checks, read from the manifest.
 
 A model an analyst adds with its YAML appears here after `make manifest` (run by `make demo`,
-`make test` and `dagster dev`); no Python changes."""
+`make test` and `dagster dev`); no Python changes. Error-severity tests become blocking asset
+checks: when one fails, the build step fails and nothing downstream (BI copy, deliveries) runs."""
 
 from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from orchestration.resources import dbt_environment, dbt_project
-
-project = dbt_project()
-project.prepare_if_dev()
+from orchestration.resources import DUCKDB_WRITER, dbt_environment
 
 
 class RetentionTranslator(DagsterDbtTranslator):
@@ -30,9 +28,15 @@ class RetentionTranslator(DagsterDbtTranslator):
         return super().get_group_name(dbt_resource_props)
 
 
-@dbt_assets(
-    manifest=project.manifest_path, project=project, dagster_dbt_translator=RetentionTranslator()
-)
-def retention_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    with dbt_environment():
-        yield from dbt.cli(["build"], context=context).stream()
+def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        dagster_dbt_translator=RetentionTranslator(),
+        pool=DUCKDB_WRITER,
+    )
+    def retention_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+        with dbt_environment():
+            yield from dbt.cli(["build"], context=context).stream()
+
+    return retention_dbt_models

@@ -1,22 +1,37 @@
 """The Dagster code location: `dagster dev -m orchestration.definitions`."""
 
+from pathlib import Path
+
 import dagster as dg
 
-from orchestration.dbt_assets import project, retention_dbt_models
+from orchestration.checks import freshness_checks
+from orchestration.dbt_assets import build_dbt_assets
 from orchestration.ingestion_assets import ingestion_assets
 from orchestration.jobs import retention_daily
 from orchestration.model_assets import clv_holdout_validation
-from orchestration.resources import Warehouse, dbt_resource
+from orchestration.publish_assets import build_bi_read_copy, published_keys
+from orchestration.resources import DBT_PROJECT_DIR, Warehouse, dbt_project, dbt_resource
+from orchestration.schedules import daily_schedule, landing_sensor
 
-defs = dg.Definitions(
-    assets=[*ingestion_assets, retention_dbt_models, clv_holdout_validation],
-    jobs=[retention_daily],
-    resources={
-        "warehouse": Warehouse(
-            crm_postgres_dsn=dg.EnvVar("RETENTION_CRM_POSTGRES_DSN").get_value(None)
-        ),
-        "dbt": dbt_resource(project),
-    },
-    # One DuckDB writer at a time: steps run in one process, one after another.
-    executor=dg.in_process_executor,
-)
+
+def build_definitions(dbt_project_dir: Path = DBT_PROJECT_DIR) -> dg.Definitions:
+    project = dbt_project(dbt_project_dir)
+    project.prepare_if_dev()
+    dbt_models = build_dbt_assets(project)
+    bi_read_copy = build_bi_read_copy(
+        [*published_keys(list(dbt_models.keys)), clv_holdout_validation.key]
+    )
+    return dg.Definitions(
+        assets=[*ingestion_assets, dbt_models, clv_holdout_validation, bi_read_copy],
+        asset_checks=freshness_checks,
+        jobs=[retention_daily],
+        schedules=[daily_schedule(retention_daily)],
+        sensors=[landing_sensor(retention_daily)],
+        resources={"warehouse": Warehouse(), "dbt": dbt_resource(project)},
+        # Steps of a run execute one after another in one process; across runs the
+        # duckdb_writer pool (dagster.yaml) keeps DuckDB to one writer.
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_definitions()

@@ -5,7 +5,7 @@ import dagster as dg
 
 from ingestion import sources
 from ingestion.contract import ENTITIES, Entity
-from orchestration.resources import Warehouse
+from orchestration.resources import DUCKDB_WRITER, Warehouse
 
 
 def _ingestion_asset(entity: Entity) -> dg.AssetsDefinition:
@@ -16,11 +16,12 @@ def _ingestion_asset(entity: Entity) -> dg.AssetsDefinition:
         description=f"{entity.description} Loaded append-only from `landing/"
         f"{entity.source}/{entity.name}/`; every file is in `raw.load_ledger`.",
         retry_policy=dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL),
+        pool=DUCKDB_WRITER,
     )
     def ingest(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         paths = warehouse.paths()
         with warehouse.connect() as con:
-            results = sources.ingest_entity(con, entity, paths, warehouse.crm_postgres_dsn)
+            results = sources.ingest_entity(con, entity, paths, warehouse.postgres_dsn())
             raw_rows = con.execute(f"select count(*) from raw.{entity.table}").fetchone()[0]
         by_status: dict[str, int] = {}
         for result in results:

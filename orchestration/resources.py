@@ -15,6 +15,9 @@ from dagster_dbt import DbtCliResource, DbtProject
 from ingestion import settings
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
+# Every step that writes the DuckDB warehouse takes a slot in this pool; dagster.yaml limits
+# it to one, so a UI-launched run and a scheduled one never write at the same time.
+DUCKDB_WRITER = "duckdb_writer"
 
 
 class Warehouse(dg.ConfigurableResource):
@@ -26,6 +29,10 @@ class Warehouse(dg.ConfigurableResource):
     def paths(self) -> settings.Paths:
         return settings.paths().ensure()
 
+    def postgres_dsn(self) -> str | None:
+        """The CRM's PostgreSQL, when configured; read when used, never at import."""
+        return self.crm_postgres_dsn or os.environ.get("RETENTION_CRM_POSTGRES_DSN") or None
+
     @contextmanager
     def connect(self, read_only: bool = False):
         con = duckdb.connect(str(self.paths().warehouse), read_only=read_only)
@@ -35,8 +42,8 @@ class Warehouse(dg.ConfigurableResource):
             con.close()
 
 
-def dbt_project() -> DbtProject:
-    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+def dbt_project(project_dir: Path = DBT_PROJECT_DIR) -> DbtProject:
+    return DbtProject(project_dir=project_dir, profiles_dir=project_dir)
 
 
 @contextmanager
@@ -62,5 +69,5 @@ def dbt_executable() -> str:
 
 def dbt_resource(project: DbtProject) -> DbtCliResource:
     return DbtCliResource(
-        project_dir=project, profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable()
+        project_dir=project, profiles_dir=str(project.profiles_dir), dbt_executable=dbt_executable()
     )

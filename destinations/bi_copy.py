@@ -1,0 +1,85 @@
+"""Write-audit-publish for BI: a separate read copy of the marts, swapped in atomically.
+
+BI tools never open the file dbt writes (DuckDB allows one writer or many readers, never both).
+After a build whose blocking checks passed, the published schemas are copied into a new DuckDB
+file and renamed over the previous copy in one step, and written as Parquet files into a new
+folder that a `current` symlink is switched to. A reader holding the old copy open keeps
+reading it whole; the next one opens the new copy. A failed copy leaves the previous one."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+PUBLISHED_SCHEMAS = ("marts", "audiences")
+KEEP_PARQUET_VERSIONS = 2
+
+
+@dataclass
+class Published:
+    database: Path
+    parquet: Path
+    tables: dict[str, int]
+
+
+def publish(warehouse: Path, target_dir: Path, run_id: str, schemas=PUBLISHED_SCHEMAS) -> Published:
+    target_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    database = target_dir / "retention.duckdb"
+    staging_file = target_dir / f".retention.duckdb.{stamp}.tmp"
+    parquet_root = target_dir / "parquet"
+    version_dir = parquet_root / f"v{stamp}"
+    version_dir.mkdir(parents=True)
+    tables: dict[str, int] = {}
+    try:
+        with duckdb.connect(str(staging_file)) as con:
+            con.execute(f"attach '{warehouse}' as warehouse (read_only)")
+            relations = con.execute(
+                "select schema_name, table_name from duckdb_tables() "
+                "where database_name = 'warehouse' and schema_name in "
+                f"({', '.join(repr(s) for s in schemas)}) order by 1, 2"
+            ).fetchall()
+            for schema, name in relations:
+                con.execute(f"create schema if not exists {schema}")
+                con.execute(
+                    f'create table {schema}."{name}" as select * from warehouse.{schema}."{name}"'
+                )
+                tables[f"{schema}.{name}"] = con.execute(
+                    f'select count(*) from {schema}."{name}"'
+                ).fetchone()[0]
+                con.execute(
+                    f"copy {schema}.\"{name}\" to '{version_dir / f'{schema}.{name}.parquet'}' "
+                    "(format parquet)"
+                )
+            manifest = {"published_at": stamp, "run_id": run_id, "tables": tables}
+            con.execute("create schema if not exists published")
+            con.execute("create table published.manifest (manifest json)")
+            con.execute("insert into published.manifest values (?)", [json.dumps(manifest)])
+            con.execute("detach warehouse")
+            con.execute("checkpoint")
+        (version_dir / "manifest.json").write_text(json.dumps(manifest, indent=2), "utf-8")
+        # The swap: one rename for the database, one for the symlink.
+        os.replace(staging_file, database)
+        link = parquet_root / "current"
+        temporary_link = parquet_root / f".current.{stamp}"
+        temporary_link.symlink_to(version_dir.name)
+        os.replace(temporary_link, link)
+    except BaseException:
+        staging_file.unlink(missing_ok=True)
+        shutil.rmtree(version_dir, ignore_errors=True)
+        raise
+    _prune(parquet_root)
+    return Published(database=database, parquet=parquet_root / "current", tables=tables)
+
+
+def _prune(parquet_root: Path) -> None:
+    """Keep the newest versions; an older folder may still be read by a slow reader."""
+    versions = sorted(p for p in parquet_root.glob("v*") if p.is_dir())
+    for old in versions[:-KEEP_PARQUET_VERSIONS]:
+        shutil.rmtree(old, ignore_errors=True)

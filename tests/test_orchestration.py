@@ -1,0 +1,137 @@
+"""Production wiring: the blocking gate, the sensor, the schedule, one DuckDB writer."""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from ingestion import settings
+from ingestion.demo.generator import generate
+from orchestration.jobs import retention_daily
+from orchestration.resources import DBT_PROJECT_DIR, DUCKDB_WRITER
+from orchestration.schedules import landing_sensor
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.timeout(900)
+def test_a_failing_blocking_check_stops_publishing(tmp_path):
+    """A copy of the dbt project with one deliberately broken mart test: the build fails, the
+    check is reported failed, and the BI read copy is never published."""
+    project = tmp_path / "dbt_project"
+    shutil.copytree(
+        DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages")
+    )
+    (project / "tests" / "assert_deliberately_broken.sql").write_text(
+        "-- Fails whenever any customer exists.\n"
+        "select customer_id from {{ ref('dim_customers') }}\n",
+        encoding="utf-8",
+    )
+    env = {**os.environ, "RETENTION_WAREHOUSE": str(tmp_path / "parse.duckdb")}
+    subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dbt"),
+            "parse",
+            "--profiles-dir",
+            str(project),
+            "--quiet",
+        ],
+        cwd=project,
+        env=env,
+        check=True,
+        timeout=300,
+    )
+    generate(settings.paths().landing, customers=120, days=90, seed=3)
+
+    from orchestration.definitions import build_definitions
+
+    defs = build_definitions(project)
+    result = defs.resolve_job_def("retention_daily").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+    )
+
+    assert not result.success
+    materialised = {
+        event.asset_key
+        for event in result.all_events
+        if event.event_type_value == "ASSET_MATERIALIZATION"
+    }
+    assert dg.AssetKey(["raw", "orders_orders"]) in materialised
+    assert dg.AssetKey(["bi", "read_copy"]) not in materialised
+    assert not (settings.paths().bi / "retention.duckdb").exists()
+    failed_checks = [
+        event.event_specific_data.check_name
+        for event in result.all_events
+        if event.event_type_value == "ASSET_CHECK_EVALUATION"
+        and not event.event_specific_data.passed
+    ]
+    assert any("assert_deliberately_broken" in name for name in failed_checks)
+
+
+def test_sensor_starts_a_run_only_when_a_new_file_lands():
+    landing = settings.paths().ensure().landing
+    sensor = landing_sensor(retention_daily)
+    first = sensor(dg.build_sensor_context())
+    assert isinstance(first, dg.SkipReason)
+
+    folder = landing / "orders" / "orders"
+    folder.mkdir(parents=True)
+    (folder / "orders_2026-01-01.csv").write_text("order_id\n", encoding="utf-8")
+    context = dg.build_sensor_context()
+    request = sensor(context)
+    assert isinstance(request, dg.RunRequest)
+    cursor = context.cursor
+    assert cursor
+
+    again = sensor(dg.build_sensor_context(cursor=cursor))
+    assert isinstance(again, dg.SkipReason)
+
+    time.sleep(0.01)
+    (folder / "orders_2026-01-02.csv").write_text("order_id\n", encoding="utf-8")
+    later = dg.build_sensor_context(cursor=cursor)
+    assert isinstance(sensor(later), dg.RunRequest)
+    assert float(later.cursor) > float(cursor)
+
+
+def test_schedule_and_sensor_are_listed_by_the_dagster_cli(tmp_path):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    dagster = str(Path(sys.executable).parent / "dagster")
+    listings = {}
+    for kind in ("schedule", "sensor"):
+        done = subprocess.run(
+            [dagster, kind, "list", "-m", "orchestration.definitions"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        listings[kind] = done.stdout
+    assert "retention_daily_schedule" in listings["schedule"]
+    assert "landing_files_sensor" in listings["sensor"]
+
+
+def test_every_duckdb_writer_shares_one_pool():
+    from orchestration.definitions import defs
+
+    repository = defs.get_repository_def()
+    writers = [
+        asset
+        for asset in repository.asset_graph.assets_defs
+        if asset.keys and next(iter(asset.keys)).path[0] in ("raw", "staging", "bi")
+    ]
+    assert writers
+    for asset in writers:
+        pools = (
+            {spec.pool for spec in [asset.node_def]} if hasattr(asset.node_def, "pool") else set()
+        )
+        assert pools == {DUCKDB_WRITER}, asset.keys
