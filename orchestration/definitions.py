@@ -4,6 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from orchestration.alerts import failure_alert
 from orchestration.checks import freshness_checks
 from orchestration.dbt_assets import build_dbt_assets
 from orchestration.ingestion_assets import ingestion_assets
@@ -26,7 +27,7 @@ def build_definitions(dbt_project_dir: Path = DBT_PROJECT_DIR) -> dg.Definitions
         asset_checks=freshness_checks,
         jobs=[retention_daily],
         schedules=[daily_schedule(retention_daily)],
-        sensors=[landing_sensor(retention_daily)],
+        sensors=[landing_sensor(retention_daily), failure_alert],
         resources={"warehouse": Warehouse(), "dbt": dbt_resource(project)},
         # Steps of a run execute one after another in one process; across runs the
         # duckdb_writer pool (dagster.yaml) keeps DuckDB to one writer.
