@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from datetime import date
 from pathlib import Path
@@ -69,11 +70,34 @@ def generate(customers, days, end_date, seed, locale, orders_format, tickets_for
         click.echo(f"  {table:<22}{n:>12,} rows")
 
 
+def _ensure_manifest() -> None:
+    """Re-parse dbt when a model or YAML is newer than the manifest (what `make manifest`
+    does), so a model an analyst just added runs without a Python change or a stale map."""
+    from orchestration.resources import DBT_PROJECT_DIR, dbt_executable
+
+    manifest = DBT_PROJECT_DIR / "target" / "manifest.json"
+    sources = [
+        p
+        for folder in ("models", "macros", "seeds", "tests")
+        for p in (DBT_PROJECT_DIR / folder).rglob("*")
+        if p.is_file()
+    ] + [DBT_PROJECT_DIR / "dbt_project.yml"]
+    if manifest.exists() and manifest.stat().st_mtime >= max(p.stat().st_mtime for p in sources):
+        return
+    click.echo("dbt project changed: re-parsing the manifest …")
+    subprocess.run(
+        [dbt_executable(), "parse", "--profiles-dir", str(DBT_PROJECT_DIR), "--quiet"],
+        cwd=DBT_PROJECT_DIR,
+        check=True,
+    )
+
+
 @main.command()
 @click.option("--job", default="retention_daily", show_default=True)
 def run(job: str) -> None:
     """Materialise the job through Dagster, recorded in DAGSTER_HOME (visible in the UI)."""
     _dagster_home()
+    _ensure_manifest()
     import dagster as dg
 
     from orchestration.definitions import defs

@@ -10,7 +10,8 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from orchestration.resources import DUCKDB_WRITER, dbt_environment
+from orchestration.report import row_counts
+from orchestration.resources import DUCKDB_WRITER, Warehouse, dbt_environment
 
 
 class RetentionTranslator(DagsterDbtTranslator):
@@ -35,8 +36,36 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
         dagster_dbt_translator=RetentionTranslator(),
         pool=DUCKDB_WRITER,
     )
-    def retention_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    def retention_dbt_models(
+        context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse
+    ):
+        # dbt holds the DuckDB file for its whole run, so row counts are read once it exits;
+        # events are held back until then (and still reported when the build fails).
+        events, failure = [], None
         with dbt_environment():
-            yield from dbt.cli(["build"], context=context).stream()
+            invocation = dbt.cli(["build"], context=context)
+            try:
+                events.extend(invocation.stream())
+            except Exception as exc:  # re-raised below, after what did succeed is reported
+                failure = exc
+                # Never leave dbt running (and holding the file) behind a failed step.
+                if invocation.process.poll() is None:
+                    invocation.process.terminate()
+                invocation.process.wait()
+        outputs = [event for event in events if isinstance(event, dg.Output)]
+        counts = {}
+        if failure is None:
+            counts = row_counts(
+                warehouse.paths().warehouse,
+                [context.asset_key_for_output(event.output_name) for event in outputs],
+            )
+        for event in events:
+            if isinstance(event, dg.Output):
+                key = context.asset_key_for_output(event.output_name)
+                if key in counts:
+                    event = event.with_metadata({**event.metadata, "row_count": counts[key]})
+            yield event
+        if failure is not None:
+            raise failure
 
     return retention_dbt_models

@@ -28,6 +28,26 @@ def layer_counts(warehouse: Path) -> dict[str, dict[str, int]]:
     return counts
 
 
+def row_counts(warehouse: Path, keys) -> dict:
+    """Rows of each relation named by an asset key [schema, name] that exists; read-only."""
+    counts = {}
+    if not warehouse.exists():
+        return counts
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        existing = {
+            (schema, name)
+            for schema, name in con.execute(
+                "select schema_name, table_name from duckdb_tables() union all "
+                "select schema_name, view_name from duckdb_views() where not internal"
+            ).fetchall()
+        }
+        for key in keys:
+            if len(key.path) == 2 and tuple(key.path) in existing:
+                schema, name = key.path
+                counts[key] = con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
+    return counts
+
+
 def ledger_counts(warehouse: Path) -> dict[str, int]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         rows = con.execute(
