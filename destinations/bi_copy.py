@@ -18,6 +18,8 @@ from pathlib import Path
 import duckdb
 
 PUBLISHED_SCHEMAS = ("marts", "audiences")
+# Delivery bookkeeping lives beside the audiences but is not for BI.
+UNPUBLISHED_TABLES = ("destination_state", "destination_batches")
 KEEP_PARQUET_VERSIONS = 2
 
 
@@ -43,7 +45,9 @@ def publish(warehouse: Path, target_dir: Path, run_id: str, schemas=PUBLISHED_SC
             relations = con.execute(
                 "select schema_name, table_name from duckdb_tables() "
                 "where database_name = 'warehouse' and schema_name in "
-                f"({', '.join(repr(s) for s in schemas)}) order by 1, 2"
+                f"({', '.join(repr(s) for s in schemas)}) "
+                f"and table_name not in ({', '.join(repr(t) for t in UNPUBLISHED_TABLES)}) "
+                "order by 1, 2"
             ).fetchall()
             for schema, name in relations:
                 con.execute(f"create schema if not exists {schema}")

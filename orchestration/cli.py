@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from destinations.cli import audiences
 from ingestion import settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -131,6 +132,32 @@ def demo(ctx: click.Context, customers: int, days: int) -> None:
         click.echo(f"Landing folder {landing} already has files: not generating.")
     ctx.invoke(run)
     ctx.invoke(summary)
+
+
+@main.command()
+@click.option(
+    "--sf", type=float, default=0.1, show_default=True, help="Scale factor: 1 = 100k customers."
+)
+@click.option("--repeats", default=3, show_default=True, help="Measured runs (median).")
+@click.option("--warmups", default=1, show_default=True, help="Unmeasured runs first.")
+@click.option(
+    "--csv-variant/--no-csv-variant",
+    default=True,
+    show_default=True,
+    help="Also time loading the orders as CSV instead of Parquet.",
+)
+@click.option("--note", default=None, help="Recorded with the results (e.g. machine load).")
+def bench(sf: float, repeats: int, warmups: int, csv_variant: bool, note: str | None) -> None:
+    """Time a full build and a one-day increment, stage by stage (bench/results/)."""
+    from bench.harness import run_benchmark
+
+    path = run_benchmark(
+        sf, repeats=repeats, warmups=warmups, csv_variant=csv_variant, note=note, echo=click.echo
+    )
+    click.echo(f"Results: {path} and {path.with_suffix('.md')}")
+
+
+main.add_command(audiences)  # `retention audiences list|export|log` (destinations/cli.py)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import dagster as dg
 from orchestration.alerts import failure_alert
 from orchestration.checks import freshness_checks
 from orchestration.dbt_assets import build_dbt_assets
+from orchestration.destination_assets import destination_assets
 from orchestration.ingestion_assets import ingestion_assets
 from orchestration.jobs import retention_daily
 from orchestration.model_assets import clv_holdout_validation
@@ -23,7 +24,13 @@ def build_definitions(dbt_project_dir: Path = DBT_PROJECT_DIR) -> dg.Definitions
         [*published_keys(list(dbt_models.keys)), clv_holdout_validation.key]
     )
     return dg.Definitions(
-        assets=[*ingestion_assets, dbt_models, clv_holdout_validation, bi_read_copy],
+        assets=[
+            *ingestion_assets,
+            dbt_models,
+            clv_holdout_validation,
+            bi_read_copy,
+            *destination_assets,
+        ],
         asset_checks=freshness_checks,
         jobs=[retention_daily],
         schedules=[daily_schedule(retention_daily)],

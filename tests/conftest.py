@@ -17,6 +17,10 @@ def hermetic_paths(tmp_path_factory, monkeypatch):
         "RETENTION_WORK_DIR",
         "RETENTION_EXPORT_DIR",
         "RETENTION_CRM_POSTGRES_DSN",
+        "RETENTION_DESTINATIONS_FILE",
+        "RETENTION_CRM_EXPORT_DSN",
+        "RETENTION_ESP_WEBHOOK_URL",
+        "RETENTION_ESP_WEBHOOK_TOKEN",
         "DAGSTER_HOME",
     ):
         monkeypatch.delenv(name, raising=False)
