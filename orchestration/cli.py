@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 from datetime import date
 from pathlib import Path
@@ -51,7 +50,14 @@ def main() -> None:
     default=None,
     help="Landing folder (default: RETENTION_LANDING_DIR or data/landing).",
 )
-def generate(customers, days, end_date, seed, locale, orders_format, tickets_format, out):
+@click.option(
+    "--dirty",
+    type=click.FloatRange(0.0, 0.05),
+    default=0.0,
+    show_default=True,
+    help="Share of rows made dirty (negative amounts, unknown statuses, bad dates …).",
+)
+def generate(customers, days, end_date, seed, locale, orders_format, tickets_format, out, dirty):
     """Write believable demo extracts (daily files) into the landing folder."""
     from ingestion.demo.generator import generate as run_generator
 
@@ -66,31 +72,10 @@ def generate(customers, days, end_date, seed, locale, orders_format, tickets_for
         locale=locale,
         orders_format=orders_format,
         tickets_format=tickets_format,
+        dirty=dirty,
     )
     for table, n in counts.items():
         click.echo(f"  {table:<22}{n:>12,} rows")
-
-
-def _ensure_manifest() -> None:
-    """Re-parse dbt when a model or YAML is newer than the manifest (what `make manifest`
-    does), so a model an analyst just added runs without a Python change or a stale map."""
-    from orchestration.resources import DBT_PROJECT_DIR, dbt_executable
-
-    manifest = DBT_PROJECT_DIR / "target" / "manifest.json"
-    sources = [
-        p
-        for folder in ("models", "macros", "seeds", "tests")
-        for p in (DBT_PROJECT_DIR / folder).rglob("*")
-        if p.is_file()
-    ] + [DBT_PROJECT_DIR / "dbt_project.yml"]
-    if manifest.exists() and manifest.stat().st_mtime >= max(p.stat().st_mtime for p in sources):
-        return
-    click.echo("dbt project changed: re-parsing the manifest …")
-    subprocess.run(
-        [dbt_executable(), "parse", "--profiles-dir", str(DBT_PROJECT_DIR), "--quiet"],
-        cwd=DBT_PROJECT_DIR,
-        check=True,
-    )
 
 
 @main.command()
@@ -98,7 +83,10 @@ def _ensure_manifest() -> None:
 def run(job: str) -> None:
     """Materialise the job through Dagster, recorded in DAGSTER_HOME (visible in the UI)."""
     _dagster_home()
-    _ensure_manifest()
+    from orchestration.resources import DBT_PROJECT_DIR, ensure_manifest
+
+    if ensure_manifest(DBT_PROJECT_DIR):
+        click.echo("dbt project changed: manifest re-parsed.")
     import dagster as dg
 
     from orchestration.definitions import defs
@@ -119,15 +107,60 @@ def summary() -> None:
     click.echo(render(settings.paths()))
 
 
+@main.group()
+def quarantine() -> None:
+    """Rows held back by the data-quality gate (raw.quarantine)."""
+
+
+def _warehouse_connection():
+    import duckdb
+
+    warehouse = settings.paths().warehouse
+    if not warehouse.exists():
+        raise click.ClickException(f"No warehouse yet at {warehouse}: run `retention run`.")
+    return duckdb.connect(str(warehouse), read_only=True)
+
+
+@quarantine.command("list")
+@click.option("--entity", default=None, help="e.g. orders.orders or orders_orders.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1))
+def quarantine_list(entity: str | None, limit: int) -> None:
+    """The latest quarantined rows: file, row, every reason, the original values."""
+    from ingestion import quarantine as held
+
+    try:
+        held.normalise_entity(entity)
+    except KeyError:
+        raise click.BadParameter(f"unknown entity {entity!r}", param_hint="--entity") from None
+    with _warehouse_connection() as con:
+        click.echo(held.format_list(held.list_rows(con, entity, limit)))
+
+
+@quarantine.command("summary")
+def quarantine_summary() -> None:
+    """Quarantined rows by entity and reason, and warn-severity findings."""
+    from ingestion import quarantine as held
+
+    with _warehouse_connection() as con:
+        click.echo(held.format_summary(con))
+
+
 @main.command()
 @click.option("--customers", default=20_000, show_default=True)
 @click.option("--days", default=730, show_default=True)
+@click.option(
+    "--dirty",
+    type=click.FloatRange(0.0, 0.05),
+    default=0.005,
+    show_default=True,
+    help="Share of dirty rows in the generated data, for the quarantine to show.",
+)
 @click.pass_context
-def demo(ctx: click.Context, customers: int, days: int) -> None:
+def demo(ctx: click.Context, customers: int, days: int, dirty: float) -> None:
     """Generate demo data (unless landing already has some), run everything, summarise."""
     landing = settings.paths().ensure().landing
     if not any(p.is_file() for p in landing.rglob("*") if "_truth" not in p.parts):
-        ctx.invoke(generate, customers=customers, days=days)
+        ctx.invoke(generate, customers=customers, days=days, dirty=dirty)
     else:
         click.echo(f"Landing folder {landing} already has files: not generating.")
     ctx.invoke(run)

@@ -1,5 +1,6 @@
 """The Dagster code location: `dagster dev -m orchestration.definitions`."""
 
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -12,13 +13,21 @@ from orchestration.ingestion_assets import ingestion_assets
 from orchestration.jobs import retention_daily
 from orchestration.model_assets import clv_holdout_validation
 from orchestration.publish_assets import build_bi_read_copy, published_keys
-from orchestration.resources import DBT_PROJECT_DIR, Warehouse, dbt_project, dbt_resource
+from orchestration.resources import (
+    DBT_PROJECT_DIR,
+    Warehouse,
+    dbt_project,
+    dbt_resource,
+    ensure_manifest,
+)
 from orchestration.schedules import daily_schedule, landing_sensor
 
 
 def build_definitions(dbt_project_dir: Path = DBT_PROJECT_DIR) -> dg.Definitions:
     project = dbt_project(dbt_project_dir)
-    project.prepare_if_dev()
+    if os.environ.get("DAGSTER_IS_DEV_CLI"):
+        # `dagster dev` (make ui): pick up model edits on reload, with the project's dbt.
+        ensure_manifest(dbt_project_dir)
     dbt_models = build_dbt_assets(project)
     bi_read_copy = build_bi_read_copy(
         [*published_keys(list(dbt_models.keys)), clv_holdout_validation.key]

@@ -4,7 +4,8 @@
 import dagster as dg
 
 from ingestion import sources
-from ingestion.contract import ENTITIES, Entity
+from ingestion.contract import ENTITIES, ORDER_LINES, ORDERS, Entity
+from orchestration import expectation_checks
 from orchestration.resources import DUCKDB_WRITER, Warehouse
 
 
@@ -17,12 +18,16 @@ def _ingestion_asset(entity: Entity) -> dg.AssetsDefinition:
         f"{entity.source}/{entity.name}/`; every file is in `raw.load_ledger`.",
         retry_policy=dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL),
         pool=DUCKDB_WRITER,
+        check_specs=[expectation_checks.check_spec(entity)],
+        # Lines are checked against the orders already loaded: orders go first.
+        deps=[dg.AssetKey(["raw", ORDERS.table])] if entity is ORDER_LINES else None,
     )
     def ingest(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         paths = warehouse.paths()
         with warehouse.connect() as con:
             results = sources.ingest_entity(con, entity, paths, warehouse.postgres_dsn())
             raw_rows = con.execute(f"select count(*) from raw.{entity.table}").fetchone()[0]
+            check = expectation_checks.contract_check(con, entity, results)
         by_status: dict[str, int] = {}
         for result in results:
             by_status[result.status] = by_status.get(result.status, 0) + 1
@@ -40,9 +45,11 @@ def _ingestion_asset(entity: Entity) -> dg.AssetsDefinition:
                 "rows_read": rows_read,
                 "rows_loaded": rows_loaded,
                 "rows_quarantined": rows_quarantined,
-                "rows_reconcile": rows_read == rows_loaded + rows_quarantined,
+                "rows_reconcile": rows_read == rows_loaded + rows_quarantined
+                and all(r.rows_read == r.rows_loaded + r.rows_quarantined for r in results),
                 "raw_row_count": raw_rows,
-            }
+            },
+            check_results=[check],
         )
 
     return ingest

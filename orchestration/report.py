@@ -6,6 +6,7 @@ from pathlib import Path
 
 import duckdb
 
+from ingestion import quarantine
 from ingestion.contract import ENTITIES
 from ingestion.settings import Paths
 
@@ -56,11 +57,18 @@ def ledger_counts(warehouse: Path) -> dict[str, int]:
     return dict(rows)
 
 
+def quarantine_counts(warehouse: Path) -> list[tuple[str, str, int]]:
+    """(entity, reason, rows) in quarantine; read-only."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return quarantine.summary(con)
+
+
 def render(paths: Paths) -> str:
     if not paths.warehouse.exists():
         return f"No warehouse yet at {paths.warehouse}: run `retention run` (or `make demo`)."
     counts = layer_counts(paths.warehouse)
     ledger = ledger_counts(paths.warehouse)
+    held = quarantine_counts(paths.warehouse)
     raw = counts.get("raw", {})
     lines = ["", "Retention platform — run summary", ""]
     lines.append(f"{'entity':<22}{'raw rows':>12}{'staging rows':>14}")
@@ -77,6 +85,12 @@ def render(paths: Paths) -> str:
     files = ", ".join(f"{n} {status}" for status, n in ledger.items()) or "none"
     lines.append(f"files in the load ledger: {files}")
     lines.append(f"rows in quarantine: {raw.get('quarantine', 0):,}")
+    for entity, reason, n in held:
+        lines.append(f"  {entity:<20}{reason:<44}{n:>10,}")
+    if held:
+        lines.append(
+            "  (a row with several reasons counts under each; `retention quarantine list`)"
+        )
     lines += [
         "",
         f"landing   {paths.landing}",

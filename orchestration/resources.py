@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -62,9 +63,39 @@ def dbt_environment():
 
 
 def dbt_executable() -> str:
-    """The dbt installed beside this interpreter, so an unactivated venv works too."""
-    beside = Path(sys.executable).parent / "dbt"
-    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+    """The dbt of this environment, found without an activated venv: beside the interpreter,
+    under its prefix (`dagster dev` may start code servers through a resolved path), on PATH,
+    or in the project's own .venv."""
+    candidates = [
+        Path(sys.executable).parent / "dbt",
+        Path(sys.prefix) / "bin" / "dbt",
+        Path(shutil.which("dbt") or "/nonexistent"),
+        DBT_PROJECT_DIR.parent / ".venv" / "bin" / "dbt",
+    ]
+    return str(next((c for c in candidates if c.exists()), "dbt"))
+
+
+def ensure_manifest(project_dir: Path) -> bool:
+    """Re-parse dbt when a model, macro, seed, test or the project file is newer than the
+    manifest (what `make manifest` does), so a model an analyst just added shows up without a
+    Python change and a run never streams events the loaded manifest does not know.
+    Returns whether it parsed."""
+    manifest = project_dir / "target" / "manifest.json"
+    sources = [
+        path
+        for folder in ("models", "macros", "seeds", "tests")
+        for path in (project_dir / folder).rglob("*")
+        if path.is_file()
+    ] + [project_dir / "dbt_project.yml"]
+    if manifest.exists() and manifest.stat().st_mtime >= max(p.stat().st_mtime for p in sources):
+        return False
+    subprocess.run(
+        [dbt_executable(), "parse", "--profiles-dir", str(project_dir), "--quiet"],
+        cwd=project_dir,
+        check=True,
+        env={**os.environ, "RETENTION_WAREHOUSE": str(settings.paths().warehouse)},
+    )
+    return True
 
 
 def dbt_resource(project: DbtProject) -> DbtCliResource:

@@ -2,6 +2,7 @@
 package) on the asset lineage page of an audience, which must show the path from a raw source
 through staging and marts. Leaves a screenshot in artifacts/. Opt-in: `make test-browser`."""
 
+import json
 import os
 import shutil
 import signal
@@ -43,16 +44,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for(url: str, seconds: float) -> None:
+def wait_for_asset(base: str, name: str, seconds: float) -> None:
+    """Until the code location has loaded and the asset graph knows `name`."""
+    query = json.dumps({"query": "{ assetNodes { assetKey { path } } }"}).encode()
     deadline = time.time() + seconds
     while time.time() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                if response.status == 200:
+            request = urllib.request.Request(
+                f"{base}/graphql", data=query, headers={"Content-Type": "application/json"}
+            )
+            with urllib.request.urlopen(request, timeout=10) as response:
+                if name in response.read().decode():
                     return
         except OSError:
-            time.sleep(1)
-    raise AssertionError(f"{url} did not answer within {seconds} s")
+            pass
+        time.sleep(1)
+    raise AssertionError(f"{name} did not appear in {base} within {seconds} s")
 
 
 def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess:
@@ -95,7 +102,7 @@ def test_asset_graph_shows_lineage_from_source_to_audience(tmp_path):
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        wait_for(f"{base}/server_info", 240)
+        wait_for_asset(base, "audience_win_back", 300)
         page = base + LINEAGE_PAGE
         dom = chromium("--dump-dom", page, profile=tmp_path / "profile-dom").stdout
         ARTIFACTS.mkdir(exist_ok=True)

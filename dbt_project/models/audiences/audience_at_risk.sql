@@ -1,0 +1,103 @@
+-- One row per active (not churned) customer whose at-risk score reaches the threshold
+-- (customer_health.is_at_risk): contact details, manager, the channel they answer, their top
+-- reasons and the action the strongest reason calls for (seed audience_actions).
+with
+
+customers as (
+    select * from {{ ref('int_audience_customers') }}
+),
+
+health as (
+    select
+        customer_id,
+        at_risk_score,
+        is_at_risk,
+        top_reason_codes,
+        top_reasons
+    from {{ ref('customer_health') }}
+),
+
+churn as (
+    select
+        customer_id,
+        is_churned,
+        days_since_last_purchase
+    from {{ ref('customer_churn') }}
+),
+
+actions as (
+    select
+        reason_code,
+        recommended_action,
+        action_text
+    from {{ ref('audience_actions') }}
+    where audience_name = 'at_risk'
+),
+
+at_risk_customers as (
+    select
+        health.customer_id,
+        health.at_risk_score,
+        health.top_reason_codes,
+        health.top_reasons,
+        churn.days_since_last_purchase,
+        {{ dbt.split_part("health.top_reason_codes", "','", 1) }} as top_reason_code
+    from health
+    inner join churn on health.customer_id = churn.customer_id
+    where
+        health.is_at_risk
+        and not churn.is_churned
+),
+
+final as (
+    select
+        'at_risk' as audience_name,
+        {{ audience_run_id('at_risk', 'customers.as_of_date') }} as audience_run_id,
+        customers.as_of_date,
+        customers.customer_id,
+        customers.customer_name,
+        customers.email,
+        customers.phone,
+        customers.country_code,
+        customers.city,
+        customers.company,
+        customers.manager_id,
+        customers.manager_name,
+        customers.customer_category,
+        customers.recommended_channel,
+        actions.recommended_action,
+        -- At-risk score and value percentile, weighted by audience_at_risk_value_weight, 0–100.
+        {{ round_to(
+            "100 * ((1 - " ~ var('audience_at_risk_value_weight') ~ ")"
+            ~ " * at_risk_customers.at_risk_score / 100.0"
+            ~ " + " ~ var('audience_at_risk_value_weight')
+            ~ " * coalesce(customers.value_percentile, 0))",
+            2
+        ) }} as priority_score,
+        at_risk_customers.top_reason_codes as reason_codes,
+        at_risk_customers.top_reasons as reason_text,
+        {{ audience_is_control('customers.customer_id', 'at_risk') }} as is_control,
+        customers.marketing_allowed,
+        customers.contact_allowed,
+
+        -- why a permission is false
+        customers.has_marketing_consent,
+        customers.is_do_not_contact,
+        customers.is_suppressed,
+
+        -- at_risk specifics
+        actions.action_text,
+        at_risk_customers.at_risk_score,
+        at_risk_customers.top_reason_code,
+        customers.rfm_segment,
+        customers.lifecycle_stage,
+        at_risk_customers.days_since_last_purchase,
+        customers.net_revenue,
+        customers.predicted_clv_12m,
+        customers.value_percentile
+    from at_risk_customers
+    inner join customers on at_risk_customers.customer_id = customers.customer_id
+    left join actions on at_risk_customers.top_reason_code = actions.reason_code
+)
+
+select * from final

@@ -1,0 +1,112 @@
+-- One row per audience run in audience_membership_history: the deliverable members split into
+-- treated and control, conversion (a purchase within audience_outcome_window_days after the
+-- run's as-of date) and revenue per customer in each group, and the uplift in conversion with
+-- its confidence interval (normal approximation for a difference of proportions).
+with
+
+members as (
+    select * from {{ ref('int_audience_outcome_members') }}
+),
+
+groups as (
+    select
+        audience_name,
+        audience_run_id,
+        as_of_date,
+        window_end_date,
+        measured_as_of_date,
+        is_window_open,
+        count(case when not is_deliverable then 1 end) as undeliverable_members,
+        count(case when is_deliverable and not is_control then 1 end) as treated_customers,
+        count(case when is_deliverable and is_control then 1 end) as control_customers,
+        count(case when is_deliverable and not is_control and is_converted then 1 end)
+            as treated_converted,
+        count(case when is_deliverable and is_control and is_converted then 1 end)
+            as control_converted,
+        sum(case when is_deliverable and not is_control then window_revenue else 0 end)
+            as treated_revenue,
+        sum(case when is_deliverable and is_control then window_revenue else 0 end)
+            as control_revenue
+    from members
+    group by
+        audience_name,
+        audience_run_id,
+        as_of_date,
+        window_end_date,
+        measured_as_of_date,
+        is_window_open
+),
+
+rates as (
+    select
+        groups.*,
+        1.0 * groups.treated_converted / nullif(groups.treated_customers, 0)
+            as treated_rate,
+        1.0 * groups.control_converted / nullif(groups.control_customers, 0)
+            as control_rate,
+        1.0 * groups.treated_revenue / nullif(groups.treated_customers, 0)
+            as treated_revenue_per_customer_raw,
+        1.0 * groups.control_revenue / nullif(groups.control_customers, 0)
+            as control_revenue_per_customer_raw
+    from groups
+),
+
+uplifts as (
+    select
+        rates.*,
+        rates.treated_rate - rates.control_rate as uplift_raw,
+        {{ proportion_difference_std_error(
+            "rates.treated_rate", "rates.treated_customers",
+            "rates.control_rate", "rates.control_customers"
+        ) }} as uplift_std_error_raw
+    from rates
+),
+
+final as (
+    select
+        audience_name,
+        audience_run_id,
+        as_of_date,
+        {{ var('audience_outcome_window_days') }} as outcome_window_days,
+        window_end_date,
+        measured_as_of_date,
+        is_window_open,
+        undeliverable_members,
+        treated_customers,
+        control_customers,
+        treated_converted,
+        control_converted,
+        {{ round_to("treated_rate", 4) }} as treated_conversion_rate,
+        {{ round_to("control_rate", 4) }} as control_conversion_rate,
+        {{ round_to("uplift_raw", 4) }} as uplift,
+        {{ round_to("uplift_std_error_raw", 4) }} as uplift_std_error,
+        {{ round_to("uplift_raw - " ~ var('audience_outcome_z') ~ " * uplift_std_error_raw", 4) }}
+            as uplift_ci_lower,
+        {{ round_to("uplift_raw + " ~ var('audience_outcome_z') ~ " * uplift_std_error_raw", 4) }}
+            as uplift_ci_upper,
+        -- The normal approximation needs groups of a fair size: smaller ones are never called.
+        coalesce(
+            treated_customers >= {{ var('audience_outcome_min_group_size') }}
+            and control_customers >= {{ var('audience_outcome_min_group_size') }}
+            and (
+                uplift_raw - {{ var('audience_outcome_z') }} * uplift_std_error_raw > 0
+                or uplift_raw + {{ var('audience_outcome_z') }} * uplift_std_error_raw < 0
+            ),
+            false
+        ) as is_uplift_significant,
+        {{ round_to("treated_revenue", 2) }} as treated_revenue,
+        {{ round_to("control_revenue", 2) }} as control_revenue,
+        {{ round_to("treated_revenue_per_customer_raw", 2) }} as treated_revenue_per_customer,
+        {{ round_to("control_revenue_per_customer_raw", 2) }} as control_revenue_per_customer,
+        {{ round_to(
+            "treated_revenue_per_customer_raw - control_revenue_per_customer_raw", 2
+        ) }} as revenue_uplift_per_customer,
+        {{ round_to(
+            "(treated_revenue_per_customer_raw - control_revenue_per_customer_raw)"
+            ~ " * treated_customers",
+            2
+        ) }} as incremental_revenue
+    from uplifts
+)
+
+select * from final
