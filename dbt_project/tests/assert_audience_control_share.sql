@@ -1,7 +1,8 @@
 -- The holdout draws about audience_control_share of customers into each audience's control
 -- group: over every customer of the base, the share lies within
--- audience_control_share_tolerance of the target (with 3 000 customers one standard error is
--- about 0.005).
+-- audience_control_share_tolerance of the target, or within four standard errors of a binomial
+-- share when the base is small (250 customers: ±0.076), so a small company's sampling noise
+-- does not fail the build while a broken hash still does.
 with
 
 customers as (
@@ -25,4 +26,10 @@ select *
 from shares
 where
     abs(control_share - {{ var('audience_control_share') }})
-    > {{ var('audience_control_share_tolerance') }}
+    > greatest(
+        {{ var('audience_control_share_tolerance') }},
+        4 * sqrt(
+            {{ var('audience_control_share') }} * (1 - {{ var('audience_control_share') }})
+            / customers
+        )
+    )
