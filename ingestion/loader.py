@@ -10,21 +10,26 @@ cannot be read is moved to the rejected folder beside a `.reason` file.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
+from expectations import rules
 from ingestion import files
-from ingestion.contract import DATE_FLOOR, ENTITIES, Column, Entity
+from ingestion.contract import ENTITIES, Column, Entity
 
 RAW = "raw"
 LEDGER = f"{RAW}.load_ledger"
 QUARANTINE = f"{RAW}.quarantine"
+BATCH_VALIDATION = f"{RAW}.batch_validation"
 META_COLUMNS = (
     ("_batch_id", "BIGINT"),
     ("_source_file", "VARCHAR"),
@@ -34,6 +39,7 @@ META_COLUMNS = (
 TIMESTAMP_FORMATS = ["%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y", "%d/%m/%Y %H:%M:%S"]
 TRUE_WORDS = ("true", "t", "1", "yes", "y", "да", "д")
 FALSE_WORDS = ("false", "f", "0", "no", "n", "нет", "н")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -64,6 +70,15 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         create table if not exists {QUARANTINE} (
             entity varchar, batch_id bigint, source_file varchar, row_number bigint,
             line_number bigint, reasons varchar[], record varchar, quarantined_at timestamp)""")
+    # One row per loaded batch (file) and expectation: Great Expectations' verdict beside the
+    # SQL engine's count and the rows actually quarantined for the same rule.
+    con.execute(f"""
+        create table if not exists {BATCH_VALIDATION} (
+            batch_id bigint, entity varchar, source_file varchar, expectation_type varchar,
+            "column" varchar, severity varchar, reason varchar, element_count bigint,
+            unexpected_count bigint, success boolean, sql_unexpected_count bigint,
+            quarantined_count bigint, reconciled boolean, error varchar,
+            validated_at timestamp)""")
     for entity in ENTITIES:
         columns = [(c.name, c.type) for c in entity.columns] + list(META_COLUMNS)
         ddl = ", ".join(f"{name} {type_}" for name, type_ in columns)
@@ -102,13 +117,15 @@ def load_landing(
     landing: Path,
     rejected: Path,
     entities: Iterable[Entity] = ENTITIES,
+    *,
+    validate: bool = True,
 ) -> dict[str, list[FileResult]]:
     ensure_schema(con)
     results = {}
     for entity in entities:
         paths = discover(landing, entity)
         items = [(p, p.relative_to(landing).as_posix()) for p in paths]
-        results[entity.table] = load_files(con, entity, items, rejected=rejected)
+        results[entity.table] = load_files(con, entity, items, rejected=rejected, validate=validate)
     return results
 
 
@@ -121,9 +138,14 @@ def load_files(
     items: Sequence[tuple[Path, str]],
     *,
     rejected: Path,
+    validate: bool = True,
 ) -> list[FileResult]:
-    """Load `(path, label)` pairs; the label is what `_source_file` and the ledger record."""
+    """Load `(path, label)` pairs; the label is what `_source_file` and the ledger record.
+
+    Rows are checked against the entity's expectation suite in SQL; with `validate`, Great
+    Expectations then validates every loaded batch independently (`raw.batch_validation`)."""
     ensure_schema(con)
+    suite = rules.load_suite(entity)
     loaded_at = datetime.now().replace(microsecond=0)
     results: list[FileResult] = []
     readable: list[tuple[files.Sniffed, str]] = []
@@ -140,7 +162,7 @@ def load_files(
         if seen == "duplicate":
             results.append(_record_duplicate(con, entity, sniffed, label, loaded_at))
             continue
-        missing = _missing_required(entity, sniffed, con)
+        missing = suite.missing_columns(set(_present_columns(sniffed, con, entity).values()))
         if missing:
             reason = "missing required columns: " + ", ".join(missing)
             results.append(_reject(con, entity, path, label, sniffed, reason, rejected, loaded_at))
@@ -148,9 +170,15 @@ def load_files(
         readable.append((sniffed, label))
 
     with tempfile.TemporaryDirectory(prefix="retention-ingest-") as scratch:
+
+        def load(group):
+            return _load_group(
+                con, entity, suite, group, Path(scratch), loaded_at, rejected, validate
+            )
+
         for group in _groups(readable):
             try:
-                results.extend(_load_group(con, entity, group, Path(scratch), loaded_at))
+                results.extend(load(group))
             # Only data errors (CSV the parser cannot read) reject a file; anything else is a bug.
             except duckdb.InvalidInputException as exc:
                 if len(group) == 1:
@@ -171,7 +199,7 @@ def load_files(
                 # One bad file must not sink its neighbours: retry them one by one.
                 for single in group:
                     try:
-                        results.extend(_load_group(con, entity, [single], Path(scratch), loaded_at))
+                        results.extend(load([single]))
                     except duckdb.InvalidInputException as single_exc:
                         sniffed, label = single
                         results.append(
@@ -202,11 +230,6 @@ def _seen(con, entity: Entity, label: str, sha256: str) -> str | None:
     if row[0] is None:
         return None
     return "same" if row[0] == 1 else "duplicate"
-
-
-def _missing_required(entity: Entity, sniffed: files.Sniffed, con) -> list[str]:
-    present = set(_present_columns(sniffed, con, entity).values())
-    return [c.name for c in entity.columns if c.required and c.name not in present]
 
 
 def _present_columns(sniffed: files.Sniffed, con, entity: Entity) -> dict[str, str]:
@@ -268,7 +291,16 @@ def _jsonl_lines(paths: Sequence[Path]) -> str:
     )
 
 
-def _load_group(con, entity, group, scratch: Path, loaded_at: datetime) -> list[FileResult]:
+def _load_group(
+    con,
+    entity: Entity,
+    suite: rules.Suite,
+    group,
+    scratch: Path,
+    loaded_at: datetime,
+    rejected: Path,
+    validate: bool,
+) -> list[FileResult]:
     first = group[0][0]
     read_paths: list[Path] = []
     for sniffed, _ in group:
@@ -283,11 +315,12 @@ def _load_group(con, entity, group, scratch: Path, loaded_at: datetime) -> list[
         con.execute(
             "create or replace temp table _files (_file varchar, label varchar, "
             "batch_id bigint, sha256 varchar, file_bytes bigint, encoding varchar, "
-            "delimiter varchar)"
+            "delimiter varchar, reject_reason varchar)"
         )
         for read_path, (sniffed, label) in zip(read_paths, group, strict=True):
             con.execute(
-                f"insert into _files values (?, ?, nextval('{RAW}.batch_id_seq'), ?, ?, ?, ?)",
+                f"insert into _files values "
+                f"(?, ?, nextval('{RAW}.batch_id_seq'), ?, ?, ?, ?, null)",
                 [
                     str(read_path),
                     label,
@@ -306,28 +339,38 @@ def _load_group(con, entity, group, scratch: Path, loaded_at: datetime) -> list[
             select * exclude (_global_rn),
                 _global_rn - min(_global_rn) over (partition by _file) + 1 as _row_number
             from ({scan})""")
+        # The batch both engines check (expectations/rules.py): typed contract columns, the
+        # delivered text of every non-text column, the file's batch id.
         typed = ", ".join(
             f"{_typed_expr(c, first.decimal_comma)} as {c.name}" for c in entity.columns
         )
-        reasons = ", ".join(_rule_exprs(entity, first.decimal_comma))
+        texts = "".join(
+            f", {_clean(c.name)} as {c.name}{rules.TEXT_SUFFIX}"
+            for c in entity.columns
+            if c.type != "VARCHAR"
+        )
         record = ", ".join(f"'{c.name}': {c.name}" for c in entity.columns)
         con.execute(f"""
             create or replace temp table _typed as
-            select {typed}, _file, _row_number,
-                case
-                    when _parse_reason is not null then [_parse_reason]
-                    else list_filter([{reasons}], lambda r: r is not null)
-                end as _reasons,
-                to_json({{{record}}})::varchar as _record
-            from _text""")
+            select {typed}{texts}, f.batch_id as {rules.BATCH_COLUMN}, t._file, t._row_number,
+                t._parse_reason, to_json({{{record}}})::varchar as _record
+            from _text as t join _files as f using (_file)""")
+        row_rules = suite.row_rules
+        _check_rows(con, suite, loaded_at)
+        stats = _batch_stats(con, row_rules)
+        for batch_id, reason in _batch_rejections(row_rules, stats).items():
+            con.execute(
+                "update _files set reject_reason = ? where batch_id = ?", [reason, batch_id]
+            )
+
         table_columns = ", ".join(entity.column_names)
         con.execute(
             f"""
             insert into {RAW}.{entity.table} ({table_columns}, _batch_id, _source_file,
                 _row_number, _loaded_at)
             select {table_columns}, f.batch_id, f.label, t._row_number, ?
-            from _typed as t join _files as f using (_file)
-            where len(t._reasons) = 0
+            from _checked as t join _files as f using (_file)
+            where len(t._reasons) = 0 and f.reject_reason is null
             order by f.batch_id, t._row_number""",
             [loaded_at],
         )
@@ -335,35 +378,45 @@ def _load_group(con, entity, group, scratch: Path, loaded_at: datetime) -> list[
             f"""
             insert into {QUARANTINE}
             select ?, f.batch_id, f.label, t._row_number, null, t._reasons, t._record, ?
-            from _typed as t join _files as f using (_file)
-            where len(t._reasons) > 0
+            from _checked as t join _files as f using (_file)
+            where len(t._reasons) > 0 and f.reject_reason is null
             order by f.batch_id, t._row_number""",
             [entity.qualified_name, loaded_at],
         )
         parse_rejects = _has_table(con, "_rejects")
         if parse_rejects:
-            # Lines the CSV parser could not split into the header's columns.
+            # Lines the CSV parser could not split into the header's columns: one record each
+            # (DuckDB reports a short line once per missing column).
+            con.execute("""
+                create or replace temp table _rejected_lines as
+                select s.file_path as _file, r.line,
+                    list_sort(list(distinct 'parse:'
+                        || lower(replace(r.error_type::varchar, ' ', '_')))) as reasons,
+                    any_value(r.csv_line) as csv_line,
+                    string_agg(distinct r.error_message, '; ') as error
+                from _rejects as r join _rejects_scan as s using (scan_id, file_id)
+                group by all""")
             con.execute(
                 f"""
                 insert into {QUARANTINE}
-                select ?, f.batch_id, f.label, null, r.line,
-                    ['parse:' || lower(replace(r.error_type::varchar, ' ', '_'))],
-                    to_json({{'csv_line': r.csv_line, 'error': r.error_message}})::varchar, ?
-                from _rejects as r join _rejects_scan as s using (scan_id, file_id)
-                join _files as f on f._file = s.file_path""",
+                select ?, f.batch_id, f.label, null, r.line, r.reasons,
+                    to_json({{'csv_line': r.csv_line, 'error': r.error}})::varchar, ?
+                from _rejected_lines as r join _files as f using (_file)
+                where f.reject_reason is null
+                order by f.batch_id, r.line""",
                 [entity.qualified_name, loaded_at],
             )
         counts = con.execute(f"""
             select f.label, f.batch_id, f.sha256, f.file_bytes, f.encoding, f.delimiter,
+                f.reject_reason,
                 count(t._file) filter (where len(t._reasons) = 0) as loaded,
                 count(t._file) filter (where len(t._reasons) > 0) as quarantined,
                 {
-            "(select count(*) from _rejects as r join _rejects_scan as s "
-            "using (scan_id, file_id) where s.file_path = f._file)"
+            "(select count(*) from _rejected_lines as r where r._file = f._file)"
             if parse_rejects
             else "0"
         } as unparsed
-            from _files as f left join _typed as t using (_file)
+            from _files as f left join _checked as t using (_file)
             group by all order by f.batch_id""").fetchall()
         results = []
         for (
@@ -373,10 +426,14 @@ def _load_group(con, entity, group, scratch: Path, loaded_at: datetime) -> list[
             size,
             encoding,
             delimiter,
+            reject_reason,
             loaded,
             quarantined,
             unparsed,
         ) in counts:
+            if reject_reason is not None:
+                results.append(FileResult(entity.table, label, "rejected", reason=reject_reason))
+                continue
             result = FileResult(
                 entity.table,
                 label,
@@ -393,7 +450,203 @@ def _load_group(con, entity, group, scratch: Path, loaded_at: datetime) -> list[
     except BaseException:
         con.execute("rollback")
         raise
+
+    # Batch rules: the whole file goes aside with its reason; nothing of it was loaded.
+    by_label = {label: sniffed for sniffed, label in group}
+    for i, result in enumerate(results):
+        if result.status == "rejected":
+            sniffed = by_label[result.source_file]
+            results[i] = _reject(
+                con,
+                entity,
+                sniffed.path,
+                result.source_file,
+                sniffed,
+                result.reason,
+                rejected,
+                loaded_at,
+            )
+    loaded = [r for r in results if r.status == "loaded"]
+    if validate and loaded:
+        _validate(con, suite, loaded, stats, loaded_at)
     return results
+
+
+def _check_rows(con, suite: rules.Suite, loaded_at: datetime) -> None:
+    """`_checked`: `_typed` plus, per row rule i, `_u<i>` (GX counts the row as unexpected)
+    and `_q<i>` (the rule quarantines it), and `_reasons`: every quarantine reason in suite
+    order (a row that did not parse has only its `parse:` reason)."""
+    params = rules.sql_parameters(suite, loaded_at)
+    unexpected, quarantine, reasons = [], [], []
+    for rule in suite.row_rules:
+        i = rule.index
+        unexpected.append(
+            f"coalesce(_parse_reason is null and {rule.unexpected_sql(params)}, false) as _u{i}"
+        )
+        quarantine.append(
+            f"coalesce(_parse_reason is null and {rule.quarantine_sql(params)}, false) as _q{i}"
+            if rule.is_unique
+            else f"_u{i} as _q{i}"
+        )
+        if rule.severity == "quarantine":
+            reasons.append(f"case when _q{i} then {_sql_str(rule.reason)} end")
+    listing = f"[{', '.join(reasons)}]" if reasons else "[]::varchar[]"
+    con.execute(f"""
+        create or replace temp table _checked as
+        select *,
+            case when _parse_reason is not null then [_parse_reason]
+                else list_filter({listing}, lambda r: r is not null)
+            end as _reasons
+        from (
+            select *, {", ".join(quarantine)}
+            from (select *, {", ".join(unexpected)} from _typed))""")
+
+
+def _batch_stats(con, row_rules) -> dict[int, dict[str, int]]:
+    """Per batch: records, records checked (parsed), and per rule `u<i>` / `q<i>` counts."""
+    sums = "".join(f", count(*) filter (where _u{r.index}) as u{r.index}" for r in row_rules)
+    sums += "".join(f", count(*) filter (where _q{r.index}) as q{r.index}" for r in row_rules)
+    cursor = con.execute(f"""
+        select {rules.BATCH_COLUMN} as batch_id, count(*) as records,
+            count(*) filter (where _parse_reason is null) as checked{sums}
+        from _checked group by all""")
+    names = [d[0] for d in cursor.description]
+    return {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
+
+
+def _batch_rejections(row_rules, stats: dict[int, dict[str, int]]) -> dict[int, str]:
+    """Files a batch rule rejects whole: a row rule of severity reject_batch broken at all, or
+    a quarantine rule broken by more than its `reject_batch_above` share of the file's rows
+    (and by at least `reject_batch_min_rows` rows)."""
+    rejected: dict[int, str] = {}
+    for batch_id, counts in stats.items():
+        records = counts["records"]
+        for rule in row_rules:
+            broken = counts[f"u{rule.index}"]
+            if rule.severity == "reject_batch" and broken:
+                rejected[batch_id] = (
+                    f"batch rule {rule.reason} broken by {broken} of {records} rows"
+                )
+                break
+            held = counts[f"q{rule.index}"]
+            share = held / records if records else 0.0
+            limit = rule.reject_batch_above
+            if limit is not None and share > limit and held >= rule.reject_batch_min_rows:
+                rejected[batch_id] = (
+                    f"{rule.reason} on {held} of {records} rows "
+                    f"({share:.1%}), more than the batch threshold of {limit:.0%}"
+                )
+                break
+    return rejected
+
+
+def _validate(con, suite: rules.Suite, loaded: list[FileResult], stats, loaded_at) -> None:
+    """Great Expectations validates the loaded batches of `_checked`; the verdicts go to
+    `raw.batch_validation` beside the SQL engine's counts and the rows quarantined."""
+    from expectations import validate as gx_validate  # GX itself is imported lazily in there
+
+    entity = suite.entity
+    batch_ids = [r.batch_id for r in loaded]
+    label_of = {r.batch_id: r.source_file for r in loaded}
+    listing = ", ".join(str(b) for b in batch_ids)
+    con.execute(
+        f"create or replace temp view _gx_batch as select * from _checked "
+        f"where _parse_reason is null and {rules.BATCH_COLUMN} in ({listing})"
+    )
+    rows = sum(stats.get(b, {}).get("checked", 0) for b in batch_ids)
+    started = time.perf_counter()
+    gx_results, error = {}, None
+    try:
+        values = rules.parameter_values(con, suite, loaded_at)
+        chunks = gx_validate.frames(con, suite, "_gx_batch", rows)
+        for result in gx_validate.validate_frames(suite, chunks, values):
+            gx_results[(result.batch_id, result.reason)] = result
+    # The load is committed whatever happens here; a validation that cannot run is recorded
+    # (success null, error) so that the asset check fails on it.
+    except Exception as exc:
+        log.exception("GX validation of %s failed", entity.table)
+        error = f"{type(exc).__name__}: {exc}"
+    log.info("GX: %s rows of %s in %.1f s", rows, entity.table, time.perf_counter() - started)
+
+    quarantined: dict[tuple[int, str], int] = {
+        (b, reason): n
+        for b, reason, n in con.execute(
+            f"select batch_id, reason, count(*) from "
+            f"(select batch_id, unnest(reasons) as reason from {QUARANTINE} "
+            f"where entity = ? and batch_id in ({listing})) group by all",
+            [entity.qualified_name],
+        ).fetchall()
+    }
+    records = []
+    validated_at = datetime.now().replace(microsecond=0)
+    for batch_id in batch_ids:
+        counts = stats.get(batch_id, {})
+        checked = counts.get("checked", 0)
+        for rule in suite.rules:
+            gx = gx_results.get((batch_id, rule.reason))
+            row_rule = not rule.is_table_rule
+            sql_unexpected = counts.get(f"u{rule.index}", 0) if row_rule else 0
+            flagged = (
+                counts.get(f"q{rule.index}", 0) if row_rule and rule.severity == "quarantine" else 0
+            )
+            in_quarantine = quarantined.get((batch_id, rule.reason), 0)
+            if checked == 0 and error is None:
+                # No record reached the rules (header only, or no line parsed): nothing to judge.
+                element_count, unexpected, success = 0, 0, None
+                problem = None if in_quarantine == flagged else "quarantine without records"
+            else:
+                element_count = gx.element_count if gx else checked
+                unexpected = gx.unexpected_count if gx else None
+                success = gx.success if gx else None
+                problem = error or (gx.error if gx else "no GX verdict for the batch")
+                if problem is None and not row_rule and not gx.success:
+                    problem = "GX: required columns missing from a batch the loader accepted"
+                elif problem is None and row_rule and unexpected != sql_unexpected:
+                    problem = f"GX counts {unexpected} rows, SQL {sql_unexpected}"
+                elif problem is None and in_quarantine != flagged:
+                    problem = f"{in_quarantine} rows in quarantine, the rule flags {flagged}"
+            records.append(
+                (
+                    batch_id,
+                    entity.qualified_name,
+                    label_of[batch_id],
+                    rule.type,
+                    rule.column,
+                    rule.severity,
+                    rule.reason,
+                    element_count,
+                    unexpected,
+                    success,
+                    sql_unexpected,
+                    in_quarantine,
+                    problem is None,
+                    problem,
+                    validated_at,
+                )
+            )
+    names = [
+        "batch_id",
+        "entity",
+        "source_file",
+        "expectation_type",
+        "column",
+        "severity",
+        "reason",
+        "element_count",
+        "unexpected_count",
+        "success",
+        "sql_unexpected_count",
+        "quarantined_count",
+        "reconciled",
+        "error",
+        "validated_at",
+    ]
+    table = pa.Table.from_pylist([dict(zip(names, r, strict=True)) for r in records])
+    con.register("_batch_validation_rows", table)
+    try:
+        con.execute(f"insert into {BATCH_VALIDATION} by name select * from _batch_validation_rows")
+    finally:
+        con.unregister("_batch_validation_rows")
 
 
 def _has_table(con, name: str) -> bool:
@@ -473,31 +726,13 @@ def _typed_expr(column: Column, decimal_comma: bool) -> str:
     number = f"replace(replace({value}, ' ', ''), chr(160), '')"
     if decimal_comma:
         number = f"replace({number}, ',', '.')"
+    if column.type in ("INTEGER", "BIGINT"):
+        # Whole numbers only: a cast alone would round 1.5 to 2 and read 0x10 as 16.
+        return (
+            f"case when regexp_full_match({number}, '[+-]?[0-9]+([.]0*)?') "
+            f"then try_cast({number} as {column.type}) end"
+        )
     return f"try_cast({number} as {column.type})"
-
-
-def _rule_exprs(entity: Entity, decimal_comma: bool) -> list[str]:
-    rules = []
-    for column in entity.columns:
-        value = _clean(column.name)
-        typed = _typed_expr(column, decimal_comma)
-        if column.required:
-            rules.append(f"case when {value} is null then 'missing:{column.name}' end")
-        if column.type != "VARCHAR":
-            rules.append(
-                f"case when {value} is not null and ({typed}) is null then 'type:{column.name}' end"
-            )
-        if column.type == "TIMESTAMP":
-            rules.append(
-                f"case when ({typed}) < timestamp '{DATE_FLOOR}' then 'range:{column.name}' end"
-            )
-        if column.allowed:
-            allowed = ", ".join(_sql_str(v) for v in column.allowed)
-            rules.append(
-                f"case when {value} is not null and lower({value}) not in ({allowed}) "
-                f"then 'allowed:{column.name}' end"
-            )
-    return rules
 
 
 # ------------------------------------------------------------------------ ledger, rejects

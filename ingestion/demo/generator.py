@@ -61,6 +61,48 @@ TIMESTAMP_FORMATS = {
 }
 # Sources exported the Bitrix24/amoCRM/1C way in the ru locale; the helpdesk stays UTF-8.
 RU_STYLE_SOURCES = ("crm", "orders")
+# Dirty rows (`dirty` > 0): the mistakes real exports carry, one per dirty row. Each is
+# (kind, column, the bad value as SQL with `{value}` for the clean typed value, whether that
+# SQL is already the file's text rather than a typed value to render). Text-only kinds (an
+# impossible date) skip typed Parquet. The comments give the loader's reason; warn means the
+# row loads and is reported. None of them can get a file rejected.
+DIRTY_KINDS: dict[str, tuple[tuple[str, str, str, bool], ...]] = {
+    "crm_customers": (
+        ("blank_name", "name", "NULL", False),  # missing:name
+        ("impossible_date", "created_at", "'2025-02-30 10:00:00'", True),  # type:created_at
+        (
+            "malformed_email",
+            "email",
+            "coalesce(replace(src.email, '@', ' at '), 'n/a')",
+            False,
+        ),  # warn
+        ("unknown_channel", "acquisition_channel", "'tv_ad'", False),  # allowed:…
+        ("future_date", "updated_at", "{value} + INTERVAL 10 YEAR", False),  # future:updated_at
+    ),
+    "crm_activities": (
+        ("unknown_type", "activity_type", "'fax'", False),  # allowed:activity_type
+        ("impossible_date", "occurred_at", "'31.04.2025 12:00:00'", True),  # type:occurred_at
+        ("blank_customer", "customer_id", "NULL", False),  # missing:customer_id
+    ),
+    "orders_orders": (
+        ("negative_amount", "total_amount", "-({value})", False),  # negative:total_amount
+        ("unknown_status", "status", "'shipped'", False),  # allowed:status
+        ("future_date", "updated_at", "{value} + INTERVAL 10 YEAR", False),  # future:updated_at
+        ("impossible_date", "ordered_at", "'2025-02-30 10:00:00'", True),  # type:ordered_at
+    ),
+    "orders_order_lines": (
+        ("unknown_order", "order_id", "printf('O%09d', src.order_id + 900000000)", False),  # warn
+        ("zero_quantity", "quantity", "CAST(0 AS DECIMAL(18,3))", False),  # range:quantity
+        ("negative_price", "unit_price", "-({value})", False),  # negative:unit_price
+    ),
+    "support_tickets": (
+        # order:opened_at_before_closed_at
+        ("closed_early", "closed_at", "CAST(src.opened_at AS TIMESTAMP) - INTERVAL 1 DAY", False),
+        ("satisfaction_7", "satisfaction_score", "7", False),  # range:satisfaction_score
+        ("unknown_status", "status", "'escalated'", False),  # allowed:status
+        ("impossible_date", "opened_at", "'2025-02-30T10:00:00'", True),  # type:opened_at
+    ),
+}
 
 
 def generate(
@@ -73,8 +115,15 @@ def generate(
     orders_format: str = "csv",
     tickets_format: str = "csv",
     chunk_size: int = 50_000,
+    dirty: float = 0.0,
 ) -> dict[str, int]:
-    """Write the demo sources under `out_dir`; returns file rows written per raw table."""
+    """Write the demo sources under `out_dir`; returns file rows written per raw table.
+
+    `dirty` is the share of rows (0 to 0.05, deterministic for a seed) that carry one typical
+    export mistake each (DIRTY_KINDS): a negative amount, an unknown status, an impossible date,
+    a date ten years ahead, a ticket closed before it was opened, a satisfaction of 7, a blank
+    required field, an order line of an unknown order, a malformed e-mail. Never so many, nor of
+    a kind, that a whole file is rejected."""
     if locale not in LOCALES:
         raise ValueError(f"locale must be one of {LOCALES}, got {locale!r}")
     if orders_format not in ORDERS_FORMATS:
@@ -83,6 +132,8 @@ def generate(
         raise ValueError(f"tickets_format must be one of {TICKETS_FORMATS}, got {tickets_format!r}")
     if customers < 1 or days < 1 or chunk_size < 1:
         raise ValueError("customers, days and chunk_size must be positive")
+    if not 0.0 <= dirty <= 0.05:
+        raise ValueError(f"dirty must be between 0 and 0.05, got {dirty!r}")
 
     out_dir = Path(out_dir)
     work = out_dir / "_work"
@@ -114,14 +165,19 @@ def generate(
     con.execute(f"SET temp_directory = '{_sql_path(work / 'spill')}'")
     con.execute("SET memory_limit = '2GB'")
     con.execute("SET enable_progress_bar = false")
-    counts, distinct, files = {}, {}, {}
+    counts, distinct, files, dirty_rows = {}, {}, {}, {}
     try:
         for entity in contract.ENTITIES:
             fmt = formats.get(entity.source, "csv")
             ru = locale == "ru" and entity.source in RU_STYLE_SOURCES
+            kinds = _dirty_kinds(entity, fmt) if dirty > 0 else ()
             counts[entity.table], distinct[entity.table], files[entity.table] = _export(
-                con, work, out_dir, entity, fmt, ru
+                con, work, out_dir, entity, fmt, ru, kinds, _dirty_threshold(dirty, seed)
             )
+            if kinds:
+                dirty_rows[entity.table] = _dirty_counts(
+                    con, work, entity, kinds, _dirty_threshold(dirty, seed)
+                )
     finally:
         con.close()
 
@@ -137,12 +193,15 @@ def generate(
             "tickets_format": tickets_format,
             "chunk_size": chunk_size,
             "currency": world.currency,
+            "dirty": dirty,
         },
         "rows": counts,
         "distinct_keys": distinct,
         "files": files,
         "managers": len(world.manager_group),
     }
+    if dirty > 0:
+        manifest["dirty_rows"] = dirty_rows
     (truth_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     shutil.rmtree(work)
     return counts
@@ -189,9 +248,9 @@ def _typed(col: Column) -> str:
     return ref
 
 
-def _rendered(col: Column, fmt: str, ru: bool) -> str:
-    """SQL for a column as the file shows it."""
-    value = _typed(col)
+def _rendered(col: Column, fmt: str, ru: bool, value: str | None = None) -> str:
+    """SQL for a column (or a `value` of its type) as the file shows it."""
+    value = _typed(col) if value is None else value
     if fmt == "parquet":
         return f"CAST({value} AS {col.type})"
     if col.type == "TIMESTAMP":
@@ -206,14 +265,68 @@ def _rendered(col: Column, fmt: str, ru: bool) -> str:
     return value
 
 
+def _dirty_kinds(entity: Entity, fmt: str) -> tuple[tuple[str, str, str, bool], ...]:
+    """The entity's dirty kinds its file format can carry (typed Parquet holds no bad text)."""
+    return tuple(k for k in DIRTY_KINDS.get(entity.table, ()) if not (k[3] and fmt == "parquet"))
+
+
+def _dirty_threshold(dirty: float, seed: int) -> tuple[int, int]:
+    return round(dirty * 1_000_000), seed
+
+
+def _source(parts: Path, entity: Entity, kinds, threshold: tuple[int, int]) -> str:
+    """The simulated rows; with dirty kinds, `_dirty` picks a kind for a deterministic share of
+    rows (by a hash of the key, the day and the seed), else it is null."""
+    scan = f"read_parquet('{_sql_path(parts)}/*.parquet')"
+    if not kinds:
+        return f"{scan} AS src"
+    share, seed = threshold
+    row = ", ".join([*entity.key, "day", str(seed)])
+    return (
+        f"(SELECT *, CASE WHEN hash({row}) % 1000000 < {share} "
+        f"THEN hash({row}, 'kind') % {len(kinds)} END AS _dirty FROM {scan}) AS src"
+    )
+
+
+def _dirty_counts(con, work: Path, entity: Entity, kinds, threshold) -> dict[str, int]:
+    source = _source(work / "parts" / entity.table, entity, kinds, threshold)
+    rows = dict(con.execute(f"SELECT _dirty, count(*) FROM {source} GROUP BY 1").fetchall())
+    return {kind[0]: rows.get(i, 0) for i, kind in enumerate(kinds)}
+
+
+def _column_sql(col: Column, fmt: str, ru: bool, kinds) -> str:
+    """A column as the file shows it, with the dirty kinds that touch it."""
+    clean = _rendered(col, fmt, ru)
+    bad = [(i, k) for i, k in enumerate(kinds) if k[1] == col.name]
+    if not bad:
+        return clean
+    text = fmt == "csv"  # every branch as text, the way the CSV shows it
+    branches = []
+    for i, (_, _, sql, is_text) in bad:
+        value = (
+            sql if is_text else _rendered(col, fmt, ru, f"({sql})".replace("{value}", _typed(col)))
+        )
+        branches.append(f"WHEN {i} THEN " + (f"CAST({value} AS VARCHAR)" if text else value))
+    cases = " ".join(branches)
+    otherwise = f"CAST({clean} AS VARCHAR)" if text else clean
+    return f"CASE src._dirty {cases} ELSE {otherwise} END"
+
+
 def _export(
-    con, work: Path, out_dir: Path, entity: Entity, fmt: str, ru: bool
+    con,
+    work: Path,
+    out_dir: Path,
+    entity: Entity,
+    fmt: str,
+    ru: bool,
+    kinds=(),
+    threshold: tuple[int, int] = (0, 0),
 ) -> tuple[int, int, int]:
     """Write one file per day for an entity; returns (rows, distinct keys, files)."""
     parts = work / "parts" / entity.table
     if not any(parts.glob("*.parquet")):
         return 0, 0, 0
-    source = f"read_parquet('{_sql_path(parts)}/*.parquet') AS src"
+    source = _source(parts, entity, kinds, threshold)
     rows, distinct = con.execute(
         f"SELECT count(*), count(DISTINCT ({', '.join(entity.key)})) FROM {source}"
     ).fetchall()[0]
@@ -222,9 +335,9 @@ def _export(
     for old in target.glob(f"{entity.name}_*.*"):
         old.unlink()  # a previous run's files would otherwise mix in
     if fmt == "jsonl":
-        return rows, distinct, _write_jsonl(con, entity, source, target)
+        return rows, distinct, _write_jsonl(con, entity, source, target, kinds)
 
-    select = ", ".join(f"{_rendered(c, fmt, ru)} AS {c.name}" for c in entity.columns)
+    select = ", ".join(f"{_column_sql(c, fmt, ru, kinds)} AS {c.name}" for c in entity.columns)
     if fmt == "csv":
         options = f"FORMAT csv, HEADER, DELIMITER '{';' if ru else ','}'"
     else:
@@ -251,9 +364,11 @@ def _export(
     return rows, distinct, n_files
 
 
-def _write_jsonl(con, entity: Entity, source: str, target: Path) -> int:
+def _write_jsonl(con, entity: Entity, source: str, target: Path, kinds=()) -> int:
     """Stream JSON lines rendered by DuckDB, sorted, into one file per day."""
-    fields = ", ".join(f"{c.name} := {_rendered(c, 'jsonl', False)}" for c in entity.columns)
+    fields = ", ".join(
+        f"{c.name} := {_column_sql(c, 'jsonl', False, kinds)}" for c in entity.columns
+    )
     keys = ", ".join(f"src.{k}" for k in SORT_KEYS[entity.table])
     reader = con.sql(
         f"SELECT strftime(src.day, '%Y-%m-%d') AS day, to_json(struct_pack({fields})) AS line "
