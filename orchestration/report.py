@@ -6,8 +6,10 @@ from pathlib import Path
 
 import duckdb
 
+from destinations.config import export_dir
 from ingestion import quarantine
 from ingestion.contract import ENTITIES
+from ingestion.freshness import source_freshness
 from ingestion.settings import Paths
 
 LAYERS = ("raw", "staging", "intermediate", "marts", "audiences")
@@ -63,6 +65,22 @@ def quarantine_counts(warehouse: Path) -> list[tuple[str, str, int]]:
         return quarantine.summary(con)
 
 
+def delivery_counts(con) -> list[tuple]:
+    """The latest sync of each destination × audience, from the delivery log."""
+    exists = con.execute(
+        "select count(*) from duckdb_tables() "
+        "where schema_name = 'audiences' and table_name = 'sync_log'"
+    ).fetchone()[0]
+    if not exists:
+        return []
+    return con.execute(
+        "select destination, audience_name, status, rows_total from ("
+        "select *, row_number() over (partition by destination, audience_name "
+        "order by finished_at desc) as recency from audiences.sync_log) "
+        "where recency = 1 order by destination, audience_name"
+    ).fetchall()
+
+
 def render(paths: Paths) -> str:
     if not paths.warehouse.exists():
         return f"No warehouse yet at {paths.warehouse}: run `retention run` (or `make demo`)."
@@ -91,11 +109,28 @@ def render(paths: Paths) -> str:
         lines.append(
             "  (a row with several reasons counts under each; `retention quarantine list`)"
         )
+    lines += ["", "source freshness (last delivery with rows):"]
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        for report in source_freshness(con):
+            age = f"{report.age_hours:.0f} h ago" if report.age_hours is not None else "never"
+            flag = "STALE" if report.is_stale else "ok"
+            lines.append(
+                f"  {report.entity:<20}{age:>14}  (expected within "
+                f"{report.expected_within_hours} h)  {flag}"
+            )
+        deliveries = delivery_counts(con)
+    if deliveries:
+        lines += ["", "audiences delivered (latest run per destination):"]
+        for destination, audience, status, total in deliveries:
+            lines.append(f"  {destination:<22}{audience:<17}{status:<18}{total or 0:>8,} rows")
+    bi_copy = paths.bi / "retention.duckdb"
     lines += [
         "",
         f"landing   {paths.landing}",
         f"rejected  {paths.rejected}",
         f"warehouse {paths.warehouse}",
+        f"BI copy   {bi_copy if bi_copy.exists() else 'not published yet'}",
+        f"exports   {export_dir()}",
         "",
         "UI: `make ui` (dagster dev) then open http://127.0.0.1:3000",
         "",
