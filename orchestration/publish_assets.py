@@ -24,7 +24,7 @@ def build_bi_read_copy(upstream: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, warehouse: Warehouse
     ) -> dg.MaterializeResult:
         paths = warehouse.paths()
-        published = publish(paths.warehouse, paths.bi, run_id=context.run_id)
+        published = publish(paths.warehouse, paths.bi, run_id=context.run.run_id)
         return dg.MaterializeResult(
             metadata={
                 "database": dg.MetadataValue.path(str(published.database)),
