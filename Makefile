@@ -68,3 +68,12 @@ format: install
 
 clean:
 	rm -rf data $(DAGSTER_HOME) dbt_project/target dbt_project/logs
+
+# Benchmark (not part of `make test`): `make bench SF=1`, `make bench SF=10 REPEATS=1 WARMUPS=0`;
+# results in bench/results/.
+SF ?= 0.1
+REPEATS ?= 3
+WARMUPS ?= 1
+.PHONY: bench
+bench: install manifest
+	$(BIN)/retention bench --sf $(SF) --repeats $(REPEATS) --warmups $(WARMUPS)

@@ -1,0 +1,406 @@
+"""The benchmark harness: `retention bench --sf 1` (or `make bench SF=1`).
+
+1. Makes sure the world for the scale factor is generated (cached in bench/cache/sf<n>/; the
+   generation time is reported, never counted), plus the same world with orders as CSV.
+2. Runs the pipeline `warmups + repeats` times, each run in a fresh process tree and a fresh
+   scratch home under bench/cache/runs/ (bench/run.py), and takes the median of the repeats.
+3. Writes bench/results/<date>-sf<n>.json and .md, states each target and whether it was met,
+   and regenerates bench/results/README.md (latest figures per SF, growth between SFs).
+
+DuckDB is sized for the machine unless the environment says otherwise: threads = usable cores,
+memory_limit = half the RAM but at most 3 GiB (the 4 GiB peak-RSS target minus headroom for the
+Python side: dbt, pandas in the CLV model), temp_directory = a spill folder in the run's scratch
+home. RETENTION_DUCKDB_THREADS, RETENTION_DUCKDB_MEMORY_LIMIT, RETENTION_DUCKDB_TEMP_DIRECTORY
+and RETENTION_DBT_THREADS override them (dbt reads them in profiles.yml, the bench's own
+connections in bench/run.py).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from bench import report, worlds
+
+BENCH = Path(__file__).resolve().parent
+PROJECT_ROOT = BENCH.parent
+CACHE = BENCH / "cache"
+RESULTS = BENCH / "results"
+GIB = 1024**3
+MEMORY_CAP = 3 * GIB
+PACKAGES = (
+    "duckdb",
+    "dbt-core",
+    "dbt-duckdb",
+    "dagster",
+    "dagster-dbt",
+    "great_expectations",
+    "pandas",
+    "numpy",
+    "pyarrow",
+    "scipy",
+)
+# Measured, not asserted; most are stated for SF 10 (1M customers).
+TARGET_SF = 10
+GROWTH_TOLERANCE = 1.25  # "close to linear": cost per SF unit grows by at most 25 %
+
+
+# ------------------------------------------------------------------------ machine, settings
+
+
+def machine_info() -> dict[str, Any]:
+    cpu_model = platform.processor() or platform.machine()
+    ram = None
+    if Path("/proc/cpuinfo").exists():
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    if Path("/proc/meminfo").exists():
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                ram = int(line.split()[1]) * 1024
+    versions = {}
+    for package in PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {
+        "cpu_model": cpu_model,
+        "cores": os.cpu_count(),
+        "cores_usable": usable,
+        "ram_bytes": ram,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "versions": versions,
+    }
+
+
+def duckdb_environment(machine: dict[str, Any]) -> dict[str, str]:
+    """RETENTION_DUCKDB_* / RETENTION_DBT_THREADS: the environment's values, else sized here.
+    The temp directory default is filled in per run (its scratch home)."""
+    ram = machine["ram_bytes"] or 8 * GIB
+    memory_mib = int(min(ram // 2, MEMORY_CAP) // 1024**2)
+    sized = {
+        "RETENTION_DUCKDB_THREADS": str(machine["cores_usable"]),
+        "RETENTION_DUCKDB_MEMORY_LIMIT": f"{memory_mib}MiB",
+        "RETENTION_DBT_THREADS": str(machine["cores_usable"]),
+    }
+    chosen = {name: os.environ.get(name) or value for name, value in sized.items()}
+    if os.environ.get("RETENTION_DUCKDB_TEMP_DIRECTORY"):
+        chosen["RETENTION_DUCKDB_TEMP_DIRECTORY"] = os.environ["RETENTION_DUCKDB_TEMP_DIRECTORY"]
+    return chosen
+
+
+def child_environment(work: Path, duck: dict[str, str]) -> dict[str, str]:
+    """The run's environment: no inherited RETENTION_* path, database or DSN, only the scratch
+    home and the DuckDB settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RETENTION_", "DAGSTER_"))}
+    env.update(duck)
+    env.setdefault("RETENTION_DUCKDB_TEMP_DIRECTORY", str(work / "duckdb-spill"))
+    env.update(RETENTION_HOME=str(work), DAGSTER_HOME=str(work / ".dagster_home"))
+    return env
+
+
+def git_state() -> dict[str, Any]:
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False
+        )
+        return done.stdout.strip()
+
+    return {"commit": git("rev-parse", "HEAD") or None, "dirty": bool(git("status", "--porcelain"))}
+
+
+# ----------------------------------------------------------------------------------- runs
+
+
+def _spawn(world: worlds.World, csv_world, work: Path, duck: dict[str, str]) -> dict[str, Any]:
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    out = work.with_name(work.name + ".json")
+    command = [sys.executable, "-m", "bench.run", "--world", str(world.landing.parent)]
+    if csv_world is not None:
+        command += ["--csv-world", str(csv_world.landing.parent)]
+    started = time.perf_counter()
+    subprocess.run(
+        [*command, "--out", str(out)],
+        cwd=PROJECT_ROOT,
+        env=child_environment(work, duck),
+        check=True,
+    )
+    result = json.loads(out.read_text())
+    result["process_seconds"] = time.perf_counter() - started
+    out.unlink()
+    shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+def aggregate(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per stage: the median of the repeats (and every repeat) for times, the maximum for peak
+    memory, counts and statuses from the last repeat."""
+    names = list(dict.fromkeys(name for run in runs for name in run["stages"]))
+    stages = {}
+    for name in names:
+        records = [run["stages"].get(name, {}) for run in runs]
+        seconds = [r.get("seconds") for r in records]
+        if any(s is None for s in seconds):
+            reason = next((r["reason"] for r in records if r.get("reason")), "not measured")
+            stages[name] = {"available": False, "reason": reason}
+            continue
+        median = statistics.median(seconds)
+        entry: dict[str, Any] = {"median_seconds": median, "repeats_seconds": seconds}
+        for key, value in records[-1].items():
+            values = [r.get(key) for r in records]
+            if key in ("seconds", "customers_per_second"):
+                continue
+            if key == "peak_rss_bytes":
+                entry[key] = max(values)
+            elif all(isinstance(v, float) for v in values):
+                entry[key] = statistics.median(values)
+            else:
+                entry[key] = value
+        for count in ("rows", "customers"):
+            if entry.get(count) and median > 0:
+                entry[f"{count}_per_second"] = entry[count] / median
+        stages[name] = entry
+    return stages
+
+
+def _median_of(stages, name) -> float | None:
+    return stages.get(name, {}).get("median_seconds")
+
+
+def _target(text, measured, limit, applies, *, sf, unit, projection=None, reason=None):
+    """One target's verdict; below SF 10 a time target also gets a linear projection (from SF 1
+    up only: below it fixed costs dominate and the projection means nothing)."""
+    if measured is None:
+        status = "not available"
+    elif not applies:
+        status = "not applicable at this SF"
+    else:
+        status = "met" if measured <= limit else "not met"
+    entry = {"target": text, "limit": limit, "unit": unit, "measured": measured, "status": status}
+    if projection is not None and not applies and measured is not None and sf >= 1:
+        entry["linear_projection_to_sf10"] = projection
+        entry["projected_status"] = "met" if projection <= limit else "not met"
+    if reason:
+        entry["note"] = reason
+    return entry
+
+
+def evaluate_targets(
+    sf: float, stages: dict, peak_rss: int, customers: int | None, other_results: dict
+) -> list[dict[str, Any]]:
+    at_target = math.isclose(sf, TARGET_SF)
+    scale = TARGET_SF / sf
+    full = _median_of(stages, "full")
+    increment = _median_of(stages, "increment")
+    fit = _median_of(stages, "full.model_fit")
+    validation = _median_of(stages, "full.validate")
+    transform = _median_of(stages, "full.dbt_build")
+    targets = [
+        _target(
+            "SF 10 full build ≤ 3 min wall",
+            full,
+            180.0,
+            at_target,
+            sf=sf,
+            unit="s",
+            projection=full * scale if full else None,
+        ),
+        _target(
+            "SF 10 peak RSS of the process tree ≤ 4 GiB",
+            peak_rss,
+            4 * GIB,
+            at_target,
+            sf=sf,
+            unit="bytes",
+        ),
+        _target(
+            "SF 10 one-day increment ≤ 5 % of the full build",
+            increment / full if increment and full else None,
+            0.05,
+            at_target,
+            sf=sf,
+            unit="share",
+        ),
+        _target(
+            "model fit on 1M customers ≤ 10 s",
+            fit,
+            10.0,
+            bool(customers and customers >= 1_000_000),
+            sf=sf,
+            unit="s",
+            projection=fit * scale if fit else None,
+            reason="dbt node time of customer_clv_predictions (read, fit, score, write)",
+        ),
+        _target(
+            "validation ≤ 30 % of the transform time",
+            validation / transform if validation is not None and transform else None,
+            0.30,
+            True,
+            sf=sf,
+            unit="share",
+            reason=None if validation is not None else stages["full.validate"].get("reason"),
+        ),
+    ]
+    # Growth: cost per SF unit at SF 10 over that at SF 1 (needs both results).
+    pair = {1.0: full if math.isclose(sf, 1) else None, 10.0: full if at_target else None}
+    for other_sf, other in other_results.items():
+        if other_sf in pair and pair[other_sf] is None:
+            pair[other_sf] = other["stages"]["full"]["median_seconds"]
+    growth = pair[10.0] / (10 * pair[1.0]) if pair[1.0] and pair[10.0] else None
+    targets.append(
+        _target(
+            "growth close to linear SF 1 → 10 (full build per SF unit at most 1.25× SF 1's)",
+            growth,
+            GROWTH_TOLERANCE,
+            growth is not None,
+            sf=sf,
+            unit="ratio",
+            reason=None if growth is not None else "needs results at both SF 1 and SF 10",
+        )
+    )
+    return targets
+
+
+def latest_results(results_dir: Path) -> dict[float, dict[str, Any]]:
+    """The newest result per scale factor in the results folder."""
+    latest: dict[float, dict[str, Any]] = {}
+    for path in sorted(results_dir.glob("*-sf*.json")):
+        data = json.loads(path.read_text())
+        latest[float(data["parameters"]["sf"])] = data | {"file": path.name}
+    return latest
+
+
+def run_benchmark(
+    sf: float,
+    *,
+    repeats: int = 3,
+    warmups: int = 1,
+    csv_variant: bool = True,
+    cache_root: Path = CACHE,
+    results_dir: Path = RESULTS,
+    note: str | None = None,
+    echo=print,
+) -> Path:
+    """Run the benchmark at `sf`; returns the JSON written (the .md is beside it)."""
+    if repeats < 1 or warmups < 0 or sf <= 0:
+        raise ValueError("need sf > 0, repeats ≥ 1, warmups ≥ 0")
+    started = datetime.now(timezone.utc)
+    machine = machine_info()
+    duck = duckdb_environment(machine)
+    world = worlds.ensure(cache_root, sf, "parquet", echo)
+    csv_world = worlds.ensure(cache_root, sf, "csv", echo) if csv_variant else None
+    echo(
+        f"SF {sf:g}: {world.parameters['customers']:,} customers, history {world.history[0]} … "
+        f"{world.history[1]}, increment {world.increment_day}; {warmups} warm-up(s), "
+        f"{repeats} repeat(s); DuckDB {duck}"
+    )
+    runs = []
+    for index in range(warmups + repeats):
+        label = "warm-up" if index < warmups else f"repeat {index - warmups + 1}/{repeats}"
+        work = cache_root / "runs" / f"sf{sf:g}-{index}"
+        result = _spawn(world, csv_world, work, duck)
+        runs.append(result)
+        stages = result["stages"]
+        echo(
+            f"  {label}: full build {stages['full']['seconds']:.1f} s, increment "
+            f"{stages['increment']['seconds']:.1f} s, peak RSS "
+            f"{result['peak_rss_bytes'] / GIB:.2f} GiB, load {result['loadavg']['before'][0]:.1f}"
+        )
+    measured = runs[warmups:]
+    stages = aggregate(measured)
+    peak = max(run["peak_rss_bytes"] for run in measured)
+    problems = [p | {"repeat": i + 1} for i, run in enumerate(measured) for p in _problems(run)]
+    results_dir.mkdir(parents=True, exist_ok=True)
+    others = {k: v for k, v in latest_results(results_dir).items() if not math.isclose(k, sf)}
+    customers = stages.get("full.model_fit", {}).get("customers")
+    data = {
+        "benchmark": "full build and one-day increment, stage by stage",
+        "date": started.date().isoformat(),
+        "started_at": started.isoformat(timespec="seconds"),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine,
+        "git": git_state(),
+        "note": note,
+        "parameters": {
+            "sf": sf,
+            "repeats": repeats,
+            "warmups": warmups,
+            "statistic": "median of the repeats",
+            "world": world.parameters,
+            "history": list(world.history),
+            "increment_day": world.increment_day,
+            "duckdb": duck
+            | {
+                "RETENTION_DUCKDB_TEMP_DIRECTORY": duck.get(
+                    "RETENTION_DUCKDB_TEMP_DIRECTORY", "<run scratch home>/duckdb-spill"
+                )
+            },
+            "csv_variant": csv_variant,
+        },
+        "data": {
+            "generated_rows": world.rows,
+            "generation_seconds": world.generation_seconds,
+            "generation_cached": world.cached,
+            "csv_generation_seconds": csv_world.generation_seconds if csv_world else None,
+        },
+        "valid": not problems,
+        "problems": problems,
+        "stages": stages,
+        "peak_rss_bytes": {
+            "whole_run": peak,
+            "repeats": [run["peak_rss_bytes"] for run in measured],
+            "full": stages["full"]["peak_rss_bytes"],
+            "increment": stages["increment"]["peak_rss_bytes"],
+            "method": measured[0]["rss_method"],
+        },
+        "increment": {
+            "seconds": stages["increment"]["median_seconds"],
+            "share_of_full": stages["increment"]["median_seconds"]
+            / stages["full"]["median_seconds"],
+            "rows": stages["increment.ingest"].get("rows"),
+        },
+        "warmups": [
+            {
+                "full_seconds": r["stages"]["full"]["seconds"],
+                "increment_seconds": r["stages"]["increment"]["seconds"],
+            }
+            for r in runs[:warmups]
+        ],
+        "loadavg": [run["loadavg"] for run in measured],
+    }
+    data["targets"] = evaluate_targets(sf, stages, peak, customers, others)
+    stem = f"{data['date']}-sf{sf:g}"
+    path = results_dir / f"{stem}.json"
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    path.with_suffix(".md").write_text(report.render_result(data))
+    (results_dir / "README.md").write_text(report.render_index(latest_results(results_dir)))
+    return path
+
+
+def _problems(run: dict[str, Any]) -> list[dict[str, Any]]:
+    """dbt nodes that failed, files rejected, a validation that raised: the run is not clean."""
+    found = []
+    for name, record in run["stages"].items():
+        found += [p | {"stage": name} for p in record.get("problems", [])]
+        if record.get("error"):
+            found.append({"stage": name, "status": "error", "message": record["error"]})
+        if record.get("rejected_files"):
+            found.append({"stage": name, "status": "rejected files", "message": ""})
+    return found

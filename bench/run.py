@@ -1,0 +1,306 @@
+"""One benchmark run, in its own process tree: `python -m bench.run` (started by the harness).
+
+The run lands a cached world's history into a scratch home, builds everything (the full build),
+then lands the next day and builds again (the increment), then loads the orders as CSV into a
+separate warehouse. Every stage calls the project's own code — the loader (with its Great
+Expectations validation), dbt through the Dagster resource, the holdout asset, the deliveries,
+the BI copy — and is timed by one context manager that also records the process tree's peak
+memory.
+
+Paths come from the RETENTION_* environment the harness sets (never the default data/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, redirect_stdout
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from bench import dbt_layers, worlds
+from bench.rss import TreeMemory
+from ingestion import settings, sources
+from ingestion.contract import ENTITIES, Entity
+
+
+class Stages:
+    """Named stage records: seconds and the process tree's peak memory while it ran."""
+
+    def __init__(self, memory: TreeMemory):
+        self.memory = memory
+        self.records: dict[str, dict[str, Any]] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[dict[str, Any]]:
+        record: dict[str, Any] = {}
+        self.records[name] = record
+        with self.memory.track() as peak:
+            started = time.perf_counter()
+            try:
+                yield record
+            finally:
+                record["seconds"] = time.perf_counter() - started
+                record["peak_rss_bytes"] = peak.bytes
+
+    def unavailable(self, name: str, reason: str) -> None:
+        self.records[name] = {"available": False, "reason": reason}
+
+    def derived(self, name: str, **values: Any) -> None:
+        self.records[name] = values
+
+
+def duckdb_config() -> dict[str, Any]:
+    """The DuckDB settings dbt gets from profiles.yml, for the connections the bench opens."""
+    config: dict[str, Any] = {}
+    for option, variable in (
+        ("threads", "RETENTION_DUCKDB_THREADS"),
+        ("memory_limit", "RETENTION_DUCKDB_MEMORY_LIMIT"),
+        ("temp_directory", "RETENTION_DUCKDB_TEMP_DIRECTORY"),
+    ):
+        if os.environ.get(variable):
+            config[option] = os.environ[variable]
+    return config
+
+
+@contextmanager
+def connect(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = duckdb.connect(str(warehouse), config=duckdb_config())
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+# ---------------------------------------------------------------------------------- stages
+
+
+class ValidationClock:
+    """Seconds spent in the loader's validation step: `ingestion.loader._validate`, which runs
+    Great Expectations on every loaded batch and writes its verdicts to raw.batch_validation.
+    The loader calls it inside `load_files`, so it is timed by wrapping it for the run; the
+    loading itself is timed without it."""
+
+    def __init__(self):
+        from ingestion import loader
+
+        self.loader = loader
+        self.step = getattr(loader, "_validate", None)
+        self.seconds = 0.0
+
+    @property
+    def available(self) -> bool:
+        return callable(self.step)
+
+    def __enter__(self) -> ValidationClock:
+        if self.available:
+            step = self.step
+
+            @functools.wraps(step)
+            def timed(*args, **kwargs):
+                started = time.perf_counter()
+                try:
+                    return step(*args, **kwargs)
+                finally:
+                    self.seconds += time.perf_counter() - started
+
+            self.loader._validate = timed
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.available:
+            self.loader._validate = self.step
+
+
+def ingest(stages: Stages, phase: str, paths: settings.Paths, entities: Sequence[Entity]) -> None:
+    """Load every entity; `<phase>.ingest[.<table>]` exclude the validation inside the loader,
+    which is `<phase>.validate`."""
+    with ValidationClock() as validation:
+        with stages(f"{phase}.ingest") as total, connect(paths.warehouse) as con:
+            for entity in entities:
+                before = validation.seconds
+                with stages(f"{phase}.ingest.{entity.table}") as record:
+                    results = sources.ingest_entity(con, entity, paths)
+                record["seconds"] -= validation.seconds - before
+                record["validation_seconds"] = validation.seconds - before
+                record["source"] = entity.source
+                record["rows"] = sum(r.rows_read for r in results)
+                record["rows_loaded"] = sum(r.rows_loaded for r in results)
+                record["files"] = sum(r.status == "loaded" for r in results)
+                record["rejected_files"] = sum(r.status == "rejected" for r in results)
+        total["seconds"] -= validation.seconds
+    tables = [stages.records[f"{phase}.ingest.{e.table}"] for e in entities]
+    total["rows"] = sum(t["rows"] for t in tables)
+    if phase == "csv":
+        return  # the CSV variant compares loading only
+    if not validation.available:
+        stages.unavailable(
+            f"{phase}.validate",
+            "ingestion/loader.py has no separate validation step (`_validate`) to time",
+        )
+        return
+    stages.derived(
+        f"{phase}.validate",
+        seconds=validation.seconds,
+        rows=sum(t["rows_loaded"] for t in tables),
+        by_table={e.table: t["validation_seconds"] for e, t in zip(entities, tables, strict=True)},
+    )
+
+
+def dbt_build(stages: Stages, phase: str, work: Path) -> None:
+    """`dbt build` as the Dagster asset runs it (DbtCliResource, dbt_environment)."""
+    from orchestration.resources import dbt_environment, dbt_project, dbt_resource
+
+    target = work / f"dbt-target-{phase}"
+    target.mkdir(parents=True, exist_ok=True)
+    dbt = dbt_resource(dbt_project())
+    # dagster-dbt echoes dbt's events to stdout (Dagster captures them); here they go to a file.
+    with (
+        open(target / "dbt-stdout.log", "w") as echo,
+        stages(f"{phase}.dbt_build") as record,
+        dbt_environment(),
+        redirect_stdout(echo),
+    ):
+        started = time.time()
+        dbt.cli(["build"], raise_on_error=False, target_path=target).wait()
+        finished = time.time()
+    run_results = target / "run_results.json"
+    if not run_results.exists():
+        log = target / "dbt.log"
+        tail = log.read_text()[-3000:] if log.exists() else "(no dbt.log)"
+        raise RuntimeError(f"dbt build wrote no run_results.json:\n{tail}")
+    summary = dbt_layers.summarise(
+        json.loads(run_results.read_text()),
+        json.loads((target / "manifest.json").read_text()),
+        started,
+        finished,
+    )
+    record.update(
+        statuses=summary["statuses"],
+        problems=summary["problems"],
+        busy_seconds=summary["busy_seconds"],
+    )
+    for layer in dbt_layers.LAYERS:
+        values = summary["layers"].get(layer)
+        if values:
+            stages.derived(f"{phase}.dbt.{layer}", **values)
+        else:
+            stages.unavailable(f"{phase}.dbt.{layer}", f"no dbt nodes in {layer}")
+    stages.derived(
+        f"{phase}.dbt.overhead",
+        seconds=max(record["seconds"] - summary["busy_seconds"], 0.0),
+        **summary["overhead"],
+    )
+    stages.derived(
+        f"{phase}.model_fit",
+        seconds=summary["clv_model_execution_seconds"],
+        status=summary["clv_model_status"],
+    )
+
+
+def clv_holdout(stages: Stages, phase: str) -> None:
+    import dagster as dg
+
+    from orchestration.model_assets import HoldoutConfig, clv_holdout_validation
+    from orchestration.resources import Warehouse
+
+    with stages(f"{phase}.clv_holdout"):
+        clv_holdout_validation(
+            context=dg.build_asset_context(), warehouse=Warehouse(), config=HoldoutConfig()
+        )
+
+
+def deliver_files(stages: Stages, phase: str, paths: settings.Paths) -> None:
+    name = f"{phase}.deliver_files"
+    try:
+        from destinations import load_config, sync
+    except ImportError as exc:
+        stages.unavailable(name, f"destinations are not importable yet ({exc})")
+        return
+    config = load_config()
+    names = [d.name for d in config.destinations if d.kind == "files"]
+    if not names:
+        stages.unavailable(name, "no destination of kind `files` is declared")
+        return
+    with stages(name) as record, connect(paths.warehouse) as con:
+        results = sync(con, config, destinations=names)
+    record["rows"] = sum(r.rows_total for r in results)
+    record["statuses"] = {
+        s: sum(r.status == s for r in results) for s in {r.status for r in results}
+    }
+
+
+def publish_bi(stages: Stages, phase: str, paths: settings.Paths) -> None:
+    from destinations.bi_copy import publish
+
+    with stages(f"{phase}.publish_bi") as record:
+        published = publish(paths.warehouse, paths.bi, run_id=f"bench-{phase}")
+    record["rows"] = sum(published.tables.values())
+
+
+def build(stages: Stages, phase: str, paths: settings.Paths) -> None:
+    """Everything the daily job does, in its order, timed as one `<phase>` stage."""
+    with stages(phase):
+        ingest(stages, phase, paths, ENTITIES)
+        dbt_build(stages, phase, paths.work)
+        clv_holdout(stages, phase)
+        deliver_files(stages, phase, paths)
+        publish_bi(stages, phase, paths)
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        (customers,) = con.execute("select count(*) from marts.customer_clv_predictions").fetchone()
+    fit = stages.records[f"{phase}.model_fit"]
+    fit["customers"] = customers
+    if fit.get("seconds"):
+        fit["customers_per_second"] = customers / fit["seconds"]
+
+
+# --------------------------------------------------------------------------------- the run
+
+
+def run(world: worlds.World, csv_world: worlds.World | None) -> dict[str, Any]:
+    paths = settings.paths().ensure()
+    loadavg_before = os.getloadavg()
+    with TreeMemory() as memory:
+        stages = Stages(memory)
+        world.land(paths.landing, increment=False)
+        build(stages, "full", paths)
+        world.land(paths.landing, increment=True)
+        build(stages, "increment", paths)
+        if csv_world is not None:
+            csv_paths = settings.Paths(
+                home=paths.work / "csv",
+                landing=paths.work / "csv" / "landing",
+                rejected=paths.work / "csv" / "rejected",
+                warehouse=paths.work / "csv" / "warehouse.duckdb",
+                work=paths.work / "csv" / "work",
+                bi=paths.work / "csv" / "bi",
+            ).ensure()
+            csv_world.land(csv_paths.landing, increment=False, sources=("orders",))
+            orders = [e for e in ENTITIES if e.source == "orders"]
+            ingest(stages, "csv", csv_paths, orders)
+    return {
+        "stages": stages.records,
+        "peak_rss_bytes": memory.peak.bytes,
+        "rss_method": memory.method,
+        "loadavg": {"before": loadavg_before, "after": os.getloadavg()},
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--world", type=Path, required=True)
+    parser.add_argument("--csv-world", type=Path)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    result = run(worlds.load(args.world), worlds.load(args.csv_world) if args.csv_world else None)
+    args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""The benchmark harness: its arithmetic (fast), and one whole run at a tiny scale (slow: about
+two minutes, since even 500 customers make ~4 400 daily files and ~590 dbt nodes)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench import dbt_layers, harness
+from ingestion.contract import ENTITIES
+
+PHASE_PARTS = ("ingest", "validate", "dbt_build", "clv_holdout", "deliver_files", "publish_bi")
+DBT_PARTS = (*(f"dbt.{layer}" for layer in dbt_layers.LAYERS), "dbt.overhead")
+
+
+def test_overlapping_nodes_share_the_wall_time():
+    shares = dbt_layers.attribute({"a": (0.0, 4.0), "b": (2.0, 6.0), "c": (10.0, 11.0)})
+    # 0-2 a alone, 2-4 shared, 4-6 b alone, 6-10 idle, 10-11 c alone.
+    assert shares == pytest.approx({"a": 3.0, "b": 3.0, "c": 1.0})
+    assert sum(shares.values()) == pytest.approx(7.0)  # busy time, never more than the wall
+
+
+def test_tests_count_with_the_layer_they_test():
+    manifest = {
+        "nodes": {
+            "model.r.stg_a": {
+                "resource_type": "model",
+                "name": "stg_a",
+                "fqn": ["r", "staging", "x", "stg_a"],
+            },
+            "model.r.customer_clv_predictions": {
+                "resource_type": "model",
+                "name": "customer_clv_predictions",
+                "fqn": ["r", "marts", "value", "customer_clv_predictions"],
+            },
+            "seed.r.s": {"resource_type": "seed", "name": "s", "fqn": ["r", "s"]},
+            "test.r.t1": {"resource_type": "test", "attached_node": "model.r.stg_a"},
+            "test.r.t2": {
+                "resource_type": "test",
+                "attached_node": None,
+                "depends_on": {"nodes": ["model.r.customer_clv_predictions"]},
+            },
+        },
+        "unit_tests": {
+            "unit_test.r.u": {
+                "resource_type": "unit_test",
+                "depends_on": {"nodes": ["model.r.stg_a"]},
+            }
+        },
+    }
+    layers = {
+        uid: dbt_layers.layer_of(uid, manifest) for uid in [*manifest["nodes"], "unit_test.r.u"]
+    }
+    assert layers == {
+        "model.r.stg_a": "staging",
+        "model.r.customer_clv_predictions": "clv_model",
+        "seed.r.s": "seeds",
+        "test.r.t1": "staging",
+        "test.r.t2": "marts",
+        "unit_test.r.u": "staging",
+    }
+
+
+def test_aggregate_takes_medians_and_the_peak():
+    runs = [
+        {"stages": {"full": {"seconds": s, "peak_rss_bytes": m, "rows": 10}}}
+        for s, m in ((3.0, 100), (1.0, 300), (2.0, 200))
+    ]
+    stage = harness.aggregate(runs)["full"]
+    assert stage["median_seconds"] == 2.0
+    assert stage["repeats_seconds"] == [3.0, 1.0, 2.0]
+    assert stage["peak_rss_bytes"] == 300
+    assert stage["rows_per_second"] == 5.0
+
+
+@pytest.mark.slow
+def test_tiny_benchmark_reports_every_stage(tmp_path):
+    path = harness.run_benchmark(
+        0.005,
+        repeats=1,
+        warmups=0,
+        cache_root=tmp_path / "cache",
+        results_dir=tmp_path / "results",
+        echo=lambda *_: None,
+    )
+    data = json.loads(path.read_text())
+    stages = data["stages"]
+    tables = [e.table for e in ENTITIES]
+    expected = [
+        *(f"{phase}.{part}" for phase in ("full", "increment") for part in PHASE_PARTS),
+        *(f"{phase}.{part}" for phase in ("full", "increment") for part in DBT_PARTS),
+        *(f"{phase}.ingest.{t}" for phase in ("full", "increment") for t in tables),
+        "full.model_fit",
+        "full",
+        "increment",
+        "csv.ingest.orders_orders",
+        "csv.ingest.orders_order_lines",
+    ]
+    assert not [name for name in expected if name not in stages]
+    for name, stage in stages.items():
+        if stage.get("available") is False:
+            assert stage["reason"], name
+            continue
+        assert stage["median_seconds"] >= 0, name
+        assert all(s >= 0 for s in stage["repeats_seconds"]), name
+    for name in ("full", "increment", "full.ingest", "full.dbt_build", "full.publish_bi"):
+        assert stages[name]["median_seconds"] > 0, name
+    assert stages["full.ingest"]["rows_per_second"] > 0
+    assert stages["full.model_fit"]["customers"] > 0
+
+    def repeat(name: str, i: int) -> float:
+        stage = stages[name]
+        return 0.0 if stage.get("available") is False else stage["repeats_seconds"][i]
+
+    for i in range(data["parameters"]["repeats"]):
+        for phase in ("full", "increment"):
+            parts = sum(repeat(f"{phase}.{p}", i) for p in PHASE_PARTS)
+            assert repeat(phase, i) >= parts
+            loads = sum(repeat(f"{phase}.ingest.{t}", i) for t in tables)
+            assert repeat(f"{phase}.ingest", i) >= loads
+            layers = sum(repeat(f"{phase}.{p}", i) for p in DBT_PARTS)
+            assert repeat(f"{phase}.dbt_build", i) == pytest.approx(layers, rel=0.01, abs=0.05)
+
+    # Every generated row is read exactly once: the history by the build, the day after by
+    # the increment.
+    generated = sum(data["data"]["generated_rows"].values())
+    assert stages["full.ingest"]["rows"] + stages["increment.ingest"]["rows"] == generated
+    assert 0 < data["increment"]["rows"] < stages["full.ingest"]["rows"]
+
+    peak = data["peak_rss_bytes"]
+    assert peak["whole_run"] >= max(peak["full"], peak["increment"]) > 0
+    assert data["machine"]["cores"] and data["machine"]["versions"]["duckdb"]
+    assert {t["status"] for t in data["targets"]} <= {
+        "met",
+        "not met",
+        "not applicable at this SF",
+        "not available",
+    }
+    assert len(data["targets"]) == 6
+    assert "| **whole** |" in path.with_suffix(".md").read_text()
+    assert "| 0.005 |" in (tmp_path / "results" / "README.md").read_text()
