@@ -12,13 +12,17 @@ DBT := cd dbt_project && ../$(BIN)/dbt
 MANIFEST := dbt_project/target/manifest.json
 DBT_SOURCES := $(shell find dbt_project -path dbt_project/target -prune -o \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' -o -name '*.md' \) -print)
 
-.PHONY: demo test install manifest ui lint format docs clean dagster-home validate
+.PHONY: demo test test-browser install manifest ui lint format docs clean dagster-home validate
 
 demo: install manifest dagster-home
 	$(BIN)/retention demo
 
 test: install manifest dagster-home
 	$(BIN)/pytest -q
+
+# The Dagster UI in headless Chromium (Debian's `chromium` package); leaves artifacts/*.png.
+test-browser: install manifest
+	$(BIN)/pytest -q -m browser tests/test_browser.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
