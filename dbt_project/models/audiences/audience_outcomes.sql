@@ -72,40 +72,7 @@ final as (
         measured_as_of_date,
         is_window_open,
         undeliverable_members,
-        treated_customers,
-        control_customers,
-        treated_converted,
-        control_converted,
-        {{ round_to("treated_rate", 4) }} as treated_conversion_rate,
-        {{ round_to("control_rate", 4) }} as control_conversion_rate,
-        {{ round_to("uplift_raw", 4) }} as uplift,
-        {{ round_to("uplift_std_error_raw", 4) }} as uplift_std_error,
-        {{ round_to("uplift_raw - " ~ var('audience_outcome_z') ~ " * uplift_std_error_raw", 4) }}
-            as uplift_ci_lower,
-        {{ round_to("uplift_raw + " ~ var('audience_outcome_z') ~ " * uplift_std_error_raw", 4) }}
-            as uplift_ci_upper,
-        -- The normal approximation needs groups of a fair size: smaller ones are never called.
-        coalesce(
-            treated_customers >= {{ var('audience_outcome_min_group_size') }}
-            and control_customers >= {{ var('audience_outcome_min_group_size') }}
-            and (
-                uplift_raw - {{ var('audience_outcome_z') }} * uplift_std_error_raw > 0
-                or uplift_raw + {{ var('audience_outcome_z') }} * uplift_std_error_raw < 0
-            ),
-            false
-        ) as is_uplift_significant,
-        {{ round_to("treated_revenue", 2) }} as treated_revenue,
-        {{ round_to("control_revenue", 2) }} as control_revenue,
-        {{ round_to("treated_revenue_per_customer_raw", 2) }} as treated_revenue_per_customer,
-        {{ round_to("control_revenue_per_customer_raw", 2) }} as control_revenue_per_customer,
-        {{ round_to(
-            "treated_revenue_per_customer_raw - control_revenue_per_customer_raw", 2
-        ) }} as revenue_uplift_per_customer,
-        {{ round_to(
-            "(treated_revenue_per_customer_raw - control_revenue_per_customer_raw)"
-            ~ " * treated_customers",
-            2
-        ) }} as incremental_revenue
+        {{ outcome_comparison_columns() }}
     from uplifts
 )
 
