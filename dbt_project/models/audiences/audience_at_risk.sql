@@ -51,20 +51,7 @@ at_risk_customers as (
 
 final as (
     select
-        'at_risk' as audience_name,
-        {{ audience_run_id('at_risk', 'customers.as_of_date') }} as audience_run_id,
-        customers.as_of_date,
-        customers.customer_id,
-        customers.customer_name,
-        customers.email,
-        customers.phone,
-        customers.country_code,
-        customers.city,
-        customers.company,
-        customers.manager_id,
-        customers.manager_name,
-        customers.customer_category,
-        customers.recommended_channel,
+        {{ audience_identity_columns('at_risk', 'customers') }},
         actions.recommended_action,
         -- At-risk score and value percentile, weighted by audience_at_risk_value_weight, 0–100.
         {{ round_to(

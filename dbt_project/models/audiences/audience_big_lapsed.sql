@@ -59,20 +59,7 @@ lapsed as (
 
 final as (
     select
-        'big_lapsed' as audience_name,
-        {{ audience_run_id('big_lapsed', 'customers.as_of_date') }} as audience_run_id,
-        customers.as_of_date,
-        customers.customer_id,
-        customers.customer_name,
-        customers.email,
-        customers.phone,
-        customers.country_code,
-        customers.city,
-        customers.company,
-        customers.manager_id,
-        customers.manager_name,
-        customers.customer_category,
-        customers.recommended_channel,
+        {{ audience_identity_columns('big_lapsed', 'customers') }},
         actions.recommended_action,
         -- Lapse progress and value percentile, weighted by audience_big_lapsed_value_weight.
         {{ round_to(

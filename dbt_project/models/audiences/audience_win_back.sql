@@ -227,20 +227,7 @@ priorities as (
 
 final as (
     select
-        'win_back' as audience_name,
-        {{ audience_run_id('win_back', 'customers.as_of_date') }} as audience_run_id,
-        customers.as_of_date,
-        customers.customer_id,
-        customers.customer_name,
-        customers.email,
-        customers.phone,
-        customers.country_code,
-        customers.city,
-        customers.company,
-        customers.manager_id,
-        customers.manager_name,
-        customers.customer_category,
-        customers.recommended_channel,
+        {{ audience_identity_columns('win_back', 'customers') }},
         offers.recommended_action,
         {{ round_to("coalesce(priorities.priority_score, 0)", 2) }} as priority_score,
         reasons.churn_reason as reason_codes,
