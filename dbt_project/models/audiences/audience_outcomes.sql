@@ -37,29 +37,8 @@ groups as (
         is_window_open
 ),
 
-rates as (
-    select
-        groups.*,
-        1.0 * groups.treated_converted / nullif(groups.treated_customers, 0)
-            as treated_rate,
-        1.0 * groups.control_converted / nullif(groups.control_customers, 0)
-            as control_rate,
-        1.0 * groups.treated_revenue / nullif(groups.treated_customers, 0)
-            as treated_revenue_per_customer_raw,
-        1.0 * groups.control_revenue / nullif(groups.control_customers, 0)
-            as control_revenue_per_customer_raw
-    from groups
-),
-
 uplifts as (
-    select
-        rates.*,
-        rates.treated_rate - rates.control_rate as uplift_raw,
-        {{ proportion_difference_std_error(
-            "rates.treated_rate", "rates.treated_customers",
-            "rates.control_rate", "rates.control_customers"
-        ) }} as uplift_std_error_raw
-    from rates
+    {{ outcome_uplifts('groups') }}
 ),
 
 final as (
