@@ -56,22 +56,10 @@ class Stages:
         self.records[name] = values
 
 
-def duckdb_config() -> dict[str, Any]:
-    """The DuckDB settings dbt gets from profiles.yml, for the connections the bench opens."""
-    config: dict[str, Any] = {}
-    for option, variable in (
-        ("threads", "RETENTION_DUCKDB_THREADS"),
-        ("memory_limit", "RETENTION_DUCKDB_MEMORY_LIMIT"),
-        ("temp_directory", "RETENTION_DUCKDB_TEMP_DIRECTORY"),
-    ):
-        if os.environ.get(variable):
-            config[option] = os.environ[variable]
-    return config
-
-
 @contextmanager
 def connect(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    con = duckdb.connect(str(warehouse), config=duckdb_config())
+    """Sized as every connection is (`settings.duckdb_config`, RETENTION_DUCKDB_*)."""
+    con = duckdb.connect(str(warehouse), config=settings.duckdb_config(warehouse))
     try:
         yield con
     finally:
@@ -252,7 +240,9 @@ def build(stages: Stages, phase: str, paths: settings.Paths) -> None:
         clv_holdout(stages, phase)
         deliver_files(stages, phase, paths)
         publish_bi(stages, phase, paths)
-    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+    with duckdb.connect(
+        str(paths.warehouse), read_only=True, config=settings.duckdb_config(paths.warehouse)
+    ) as con:
         (customers,) = con.execute("select count(*) from marts.customer_clv_predictions").fetchone()
     fit = stages.records[f"{phase}.model_fit"]
     fit["customers"] = customers

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import duckdb
 
+from ingestion import settings
+
 PUBLISHED_SCHEMAS = ("marts", "audiences")
 # Delivery bookkeeping lives beside the audiences but is not for BI.
 UNPUBLISHED_TABLES = ("destination_state", "destination_batches")
@@ -40,7 +42,8 @@ def publish(warehouse: Path, target_dir: Path, run_id: str, schemas=PUBLISHED_SC
     version_dir.mkdir(parents=True)
     tables: dict[str, int] = {}
     try:
-        with duckdb.connect(str(staging_file)) as con:
+        # Sized like every other connection (RETENTION_DUCKDB_*); spills beside the warehouse.
+        with duckdb.connect(str(staging_file), config=settings.duckdb_config(warehouse)) as con:
             con.execute(f"attach '{warehouse}' as warehouse (read_only)")
             relations = con.execute(
                 "select schema_name, table_name from duckdb_tables() "

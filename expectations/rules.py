@@ -449,14 +449,29 @@ def sql_parameters(suite: Suite, loaded_at: datetime) -> dict[str, SqlParameter]
     return params
 
 
-def parameter_values(con, suite: Suite, loaded_at: datetime) -> dict[str, Any]:
-    """The same parameters as Python values, for Great Expectations."""
+def parameter_values(
+    con, suite: Suite, loaded_at: datetime, batch: str | None = None
+) -> dict[str, Any]:
+    """The same parameters as Python values, for Great Expectations.
+
+    With `batch` (the relation GX validates), a relation used only as a value set holds just
+    the values the batch has in the columns checked against it (a semi-join in DuckDB): the
+    others cannot change an outcome, and the relation may be every order ever loaded."""
     values: dict[str, Any] = {}
     for name in suite.parameters:
         if name == "latest_plausible":
             values[name] = latest_plausible(loaded_at)
         elif name in RELATION_PARAMETERS:
-            values[name] = [r[0] for r in con.execute(RELATION_PARAMETERS[name]).fetchall()]
+            sql = RELATION_PARAMETERS[name]
+            users = [r for r in suite.rules if name in r.parameters]
+            if batch is not None and all(
+                r.kwargs.get("value_set") == {"$PARAMETER": name} for r in users
+            ):
+                held = " union ".join(
+                    f"select {_ident(r.kwargs['column'])} from {batch}" for r in users
+                )
+                sql = f"select v from ({sql}) as p(v) where v in ({held})"
+            values[name] = [r[0] for r in con.execute(sql).fetchall()]
         else:
             raise SuiteError(f"{suite.name}: unknown $PARAMETER {name!r}")
     return values

@@ -12,6 +12,7 @@ import hashlib
 import io
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 CHUNK = 1 << 20
@@ -35,11 +36,27 @@ class Sniffed:
     encoding: str | None = None  # utf-8 | utf-8-sig | cp1251 (csv/jsonl)
     delimiter: str | None = None
     header: list[str] = field(default_factory=list)  # as written in the file
+    delivered_on: date | None = None  # the day the file belongs to (delivery_date)
 
     @property
     def decimal_comma(self) -> bool:
         # A `;` or tab separated export leaves the comma free to be the decimal mark (1C, Excel ru).
         return self.format == "csv" and self.delimiter != ","
+
+
+DATE_IN_NAME = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?!\d)")
+
+
+def delivery_date(path: Path) -> date:
+    """The day a file belongs to: the date in its name (`orders_2026-10-31.csv`,
+    `orders_20261031.csv`), else the day it was last modified (UTC). Daily partitions of the
+    raw tables and the incremental staging models are cut by this day."""
+    for match in DATE_IN_NAME.finditer(path.stem):
+        try:
+            return date(*(int(part) for part in match.groups()))
+        except ValueError:
+            continue
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC).date()
 
 
 def normalise_header(name: str) -> str:
@@ -128,7 +145,13 @@ def _count_unquoted(line: str, char: str) -> int:
 
 def sniff(path: Path) -> Sniffed:
     size = path.stat().st_size
-    sniffed = Sniffed(path=path, sha256=sha256_of(path), size=size, format=file_format(path))
+    sniffed = Sniffed(
+        path=path,
+        sha256=sha256_of(path),
+        size=size,
+        format=file_format(path),
+        delivered_on=delivery_date(path),
+    )
     if size == 0:
         raise UnreadableFile("empty file (0 bytes)")
     if sniffed.format == "parquet":

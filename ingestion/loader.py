@@ -16,7 +16,7 @@ import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -35,11 +35,24 @@ META_COLUMNS = (
     ("_source_file", "VARCHAR"),
     ("_row_number", "BIGINT"),
     ("_loaded_at", "TIMESTAMP"),
+    # The day the file belongs to (files.delivery_date): the daily partition of the row.
+    ("_delivered_on", "DATE"),
 )
 TIMESTAMP_FORMATS = ["%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y", "%d/%m/%Y %H:%M:%S"]
 TRUE_WORDS = ("true", "t", "1", "yes", "y", "да", "д")
 FALSE_WORDS = ("false", "f", "0", "no", "n", "нет", "н")
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Window:
+    """Delivery days `first`..`last`, both included; None leaves that side open."""
+
+    first: date | None = None
+    last: date | None = None
+
+    def contains(self, day: date) -> bool:
+        return (self.first is None or day >= self.first) and (self.last is None or day <= self.last)
 
 
 @dataclass
@@ -52,6 +65,7 @@ class FileResult:
     rows_quarantined: int = 0
     reason: str | None = None
     batch_id: int | None = None
+    delivered_on: date | None = None
 
 
 # ---------------------------------------------------------------------------------- schema
@@ -66,6 +80,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
             file_bytes bigint, file_format varchar, encoding varchar, delimiter varchar,
             rows_read bigint, rows_loaded bigint, rows_quarantined bigint,
             status varchar, reason varchar, loaded_at timestamp)""")
+    con.execute(f"alter table {LEDGER} add column if not exists delivered_on date")
     con.execute(f"""
         create table if not exists {QUARANTINE} (
             entity varchar, batch_id bigint, source_file varchar, row_number bigint,
@@ -100,16 +115,20 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 # ----------------------------------------------------------------------------- discovery
 
 
-def discover(landing: Path, entity: Entity) -> list[Path]:
-    """Files of one entity in `<landing>/<source>/<name>/`, oldest name first."""
+def discover(landing: Path, entity: Entity, window: Window | None = None) -> list[Path]:
+    """Files of one entity in `<landing>/<source>/<name>/`, oldest name first; with a window,
+    only those whose delivery day (files.delivery_date) falls in it."""
     folder = landing / entity.source / entity.name
     if not folder.is_dir():
         return []
-    return sorted(
+    found = sorted(
         p
         for p in folder.iterdir()
         if p.is_file() and p.suffix.lower() in files.SUFFIXES and not p.name.startswith((".", "_"))
     )
+    if window is None:
+        return found
+    return [p for p in found if window.contains(files.delivery_date(p))]
 
 
 def load_landing(
@@ -129,6 +148,22 @@ def load_landing(
     return results
 
 
+def pending_days(con: duckdb.DuckDBPyConnection | None, landing: Path) -> list[date]:
+    """Delivery days of landing files not in the ledger yet (by name and size: a file
+    re-delivered under its name with other content counts as new), oldest first. Cheap: no
+    hashing; loading itself still decides by content."""
+    known: set[tuple[str, int]] = set()
+    if con is not None and _has_table(con, LEDGER.split(".")[1]):
+        rows = con.execute(f"select distinct source_file, file_bytes from {LEDGER}").fetchall()
+        known = {(label, size) for label, size in rows}
+    days = set()
+    for entity in ENTITIES:
+        for path in discover(landing, entity):
+            if (path.relative_to(landing).as_posix(), path.stat().st_size) not in known:
+                days.add(files.delivery_date(path))
+    return sorted(days)
+
+
 # ------------------------------------------------------------------------------- loading
 
 
@@ -139,8 +174,10 @@ def load_files(
     *,
     rejected: Path,
     validate: bool = True,
+    delivered_on: date | None = None,
 ) -> list[FileResult]:
     """Load `(path, label)` pairs; the label is what `_source_file` and the ledger record.
+    `delivered_on` overrides the files' own delivery day (a database snapshot has none).
 
     Rows are checked against the entity's expectation suite in SQL; with `validate`, Great
     Expectations then validates every loaded batch independently (`raw.batch_validation`)."""
@@ -152,6 +189,8 @@ def load_files(
     for path, label in items:
         try:
             sniffed = files.sniff(path)
+            if delivered_on is not None:
+                sniffed.delivered_on = delivered_on
         except (files.UnreadableFile, OSError) as exc:
             results.append(_reject(con, entity, path, label, None, str(exc), rejected, loaded_at))
             continue
@@ -315,12 +354,12 @@ def _load_group(
         con.execute(
             "create or replace temp table _files (_file varchar, label varchar, "
             "batch_id bigint, sha256 varchar, file_bytes bigint, encoding varchar, "
-            "delimiter varchar, reject_reason varchar)"
+            "delimiter varchar, delivered_on date, reject_reason varchar)"
         )
         for read_path, (sniffed, label) in zip(read_paths, group, strict=True):
             con.execute(
                 f"insert into _files values "
-                f"(?, ?, nextval('{RAW}.batch_id_seq'), ?, ?, ?, ?, null)",
+                f"(?, ?, nextval('{RAW}.batch_id_seq'), ?, ?, ?, ?, ?, null)",
                 [
                     str(read_path),
                     label,
@@ -328,6 +367,7 @@ def _load_group(
                     sniffed.size,
                     sniffed.encoding,
                     sniffed.delimiter,
+                    sniffed.delivered_on,
                 ],
             )
         present = _present_columns(first, con, entity)
@@ -367,8 +407,8 @@ def _load_group(
         con.execute(
             f"""
             insert into {RAW}.{entity.table} ({table_columns}, _batch_id, _source_file,
-                _row_number, _loaded_at)
-            select {table_columns}, f.batch_id, f.label, t._row_number, ?
+                _row_number, _loaded_at, _delivered_on)
+            select {table_columns}, f.batch_id, f.label, t._row_number, ?, f.delivered_on
             from _checked as t join _files as f using (_file)
             where len(t._reasons) = 0 and f.reject_reason is null
             order by f.batch_id, t._row_number""",
@@ -408,7 +448,7 @@ def _load_group(
             )
         counts = con.execute(f"""
             select f.label, f.batch_id, f.sha256, f.file_bytes, f.encoding, f.delimiter,
-                f.reject_reason,
+                f.delivered_on, f.reject_reason,
                 count(t._file) filter (where len(t._reasons) = 0) as loaded,
                 count(t._file) filter (where len(t._reasons) > 0) as quarantined,
                 {
@@ -426,6 +466,7 @@ def _load_group(
             size,
             encoding,
             delimiter,
+            delivered_on_,
             reject_reason,
             loaded,
             quarantined,
@@ -443,6 +484,7 @@ def _load_group(
                 quarantined + unparsed,
                 None,
                 batch_id,
+                delivered_on_,
             )
             _ledger(con, entity, result, sha, size, first.format, encoding, delimiter, loaded_at)
             results.append(result)
@@ -557,7 +599,7 @@ def _validate(con, suite: rules.Suite, loaded: list[FileResult], stats, loaded_a
     started = time.perf_counter()
     gx_results, error = {}, None
     try:
-        values = rules.parameter_values(con, suite, loaded_at)
+        values = rules.parameter_values(con, suite, loaded_at, batch="_gx_batch")
         chunks = gx_validate.frames(con, suite, "_gx_batch", rows)
         for result in gx_validate.validate_frames(suite, chunks, values):
             gx_results[(result.batch_id, result.reason)] = result
@@ -740,7 +782,9 @@ def _typed_expr(column: Column, decimal_comma: bool) -> str:
 
 def _ledger(con, entity, result: FileResult, sha, size, fmt, encoding, delimiter, loaded_at):
     con.execute(
-        f"insert into {LEDGER} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"insert into {LEDGER} (batch_id, entity, source_file, sha256, file_bytes, file_format, "
+        "encoding, delimiter, rows_read, rows_loaded, rows_quarantined, status, reason, "
+        "loaded_at, delivered_on) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             result.batch_id,
             entity.qualified_name,
@@ -756,13 +800,18 @@ def _ledger(con, entity, result: FileResult, sha, size, fmt, encoding, delimiter
             result.status,
             result.reason,
             loaded_at,
+            result.delivered_on,
         ],
     )
 
 
 def _record_duplicate(con, entity, sniffed: files.Sniffed, label, loaded_at) -> FileResult:
     result = FileResult(
-        entity.table, label, "duplicate", reason="same content already loaded from another file"
+        entity.table,
+        label,
+        "duplicate",
+        reason="same content already loaded from another file",
+        delivered_on=sniffed.delivered_on,
     )
     _ledger(
         con,
@@ -799,7 +848,10 @@ def _reject(
         f"{reason}\nsource: {label}\nsha256: {sha}\nrejected_at: {loaded_at.isoformat()}\n",
         encoding="utf-8",
     )
-    result = FileResult(entity.table, label, "rejected", reason=reason)
+    delivered_on = sniffed.delivered_on if sniffed else None
+    if delivered_on is None and target.exists():
+        delivered_on = files.delivery_date(target)
+    result = FileResult(entity.table, label, "rejected", reason=reason, delivered_on=delivered_on)
     _ledger(
         con,
         entity,

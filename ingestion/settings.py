@@ -35,3 +35,27 @@ def paths() -> Paths:
         # The BI read copy (never the file dbt writes): retention.duckdb and parquet/current/.
         bi=Path(os.environ.get("RETENTION_BI_DIR", data / "bi")),
     )
+
+
+# The defaults of dbt_project/profiles.yml, so that dbt and every connection opened here agree.
+DUCKDB_DEFAULT_THREADS = "2"
+DUCKDB_DEFAULT_MEMORY_LIMIT = "8GB"
+
+
+def duckdb_config(database: Path | None = None) -> dict[str, str]:
+    """DuckDB settings for every connection the project opens to a file (the Warehouse
+    resource, the BI copy, the bench), as dbt gets them from profiles.yml: RETENTION_DUCKDB_THREADS
+    (default 2), RETENTION_DUCKDB_MEMORY_LIMIT (default 8GB) and RETENTION_DUCKDB_TEMP_DIRECTORY,
+    where DuckDB spills past the limit (default `<database>.tmp`, `database` being the warehouse
+    unless given). dbt also turns preserve_insertion_order off; these connections keep it, since
+    the loader numbers rows in file order.
+
+    DuckDB refuses a second connection to an open file with different settings: connect to the
+    warehouse through this (or `Warehouse.connect`), not with a bare `duckdb.connect`."""
+    database = database or paths().warehouse
+    return {
+        "threads": os.environ.get("RETENTION_DUCKDB_THREADS") or DUCKDB_DEFAULT_THREADS,
+        "memory_limit": os.environ.get("RETENTION_DUCKDB_MEMORY_LIMIT")
+        or DUCKDB_DEFAULT_MEMORY_LIMIT,
+        "temp_directory": os.environ.get("RETENTION_DUCKDB_TEMP_DIRECTORY") or f"{database}.tmp",
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -17,10 +18,13 @@ def ingest_entity(
     entity: Entity,
     paths: Paths,
     crm_postgres_dsn: str | None = None,
+    window: loader.Window | None = None,
 ) -> list[loader.FileResult]:
-    """Load new landing files of `entity`, then (for CRM entities) a snapshot of the CRM's
-    PostgreSQL table when a DSN is given. Content already loaded is skipped by its sha256."""
-    files = loader.discover(paths.landing, entity)
+    """Load new landing files of `entity` (those delivered in `window`, when given), then (for
+    CRM entities) a snapshot of the CRM's PostgreSQL table when a DSN is given. Content already
+    loaded is skipped by its sha256. A snapshot belongs to the window's last day (else today):
+    it is the state the run for that day saw."""
+    files = loader.discover(paths.landing, entity, window)
     items = [(p, p.relative_to(paths.landing).as_posix()) for p in files]
     results = loader.load_files(con, entity, items, rejected=paths.rejected)
     if crm_postgres_dsn and entity.source == "crm":
@@ -32,5 +36,8 @@ def ingest_entity(
                 (path, postgres_source.source_label(crm_postgres_dsn, entity.name))
                 for _, path in exported
             ]
-            results += loader.load_files(con, entity, pg_items, rejected=paths.rejected)
+            snapshot_day = (window.last if window else None) or date.today()
+            results += loader.load_files(
+                con, entity, pg_items, rejected=paths.rejected, delivered_on=snapshot_day
+            )
     return results

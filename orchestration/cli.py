@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from datetime import date
+import threading
+import uuid
+from contextlib import nullcontext, redirect_stdout
+from datetime import date, datetime
 from pathlib import Path
 
 import click
@@ -78,10 +81,28 @@ def generate(customers, days, end_date, seed, locale, orders_format, tickets_for
         click.echo(f"  {table:<22}{n:>12,} rows")
 
 
-@main.command()
-@click.option("--job", default="retention_daily", show_default=True)
-def run(job: str) -> None:
-    """Materialise the job through Dagster, recorded in DAGSTER_HOME (visible in the UI)."""
+def _open_ledger():
+    """A read-only connection to the warehouse, or None before the first run."""
+    import duckdb
+
+    warehouse = settings.paths().warehouse
+    if not warehouse.exists():
+        return None
+    try:
+        return duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.IOException as exc:
+        raise click.ClickException(f"the warehouse is busy (another run writes it): {exc}") from exc
+
+
+def _today() -> date:
+    from orchestration import partitions
+
+    return date.fromisoformat(partitions.DAILY.get_last_partition_key())
+
+
+def _execute(first: date, last: date, *, full_refresh: bool = False, verbose: bool = False):
+    """One run of retention_daily over the delivery days first..last (a single-run range), with
+    a progress bar of its steps. Recorded in DAGSTER_HOME, so the UI shows it."""
     _dagster_home()
     from orchestration.resources import DBT_PROJECT_DIR, ensure_manifest
 
@@ -89,14 +110,197 @@ def run(job: str) -> None:
         click.echo("dbt project changed: manifest re-parsed.")
     import dagster as dg
 
+    from orchestration import partitions
     from orchestration.definitions import defs
 
-    click.echo(f"Running Dagster job {job} …")
-    result = defs.get_job_def(job).execute_in_process(instance=dg.DagsterInstance.get())
+    span = partitions.clamp(first, last, _today())
+    if span is None:
+        raise click.ClickException(f"no partition between {first} and {last}")
+    job = defs.resolve_job_def("retention_daily")
+    run_config: dict = {
+        "loggers": {"console": {"config": {"log_level": "DEBUG" if verbose else "WARNING"}}}
+    }
+    if full_refresh:
+        run_config["ops"] = {
+            name: {"config": {"full_refresh": True}}
+            for name in ("retention_dbt_daily", "retention_dbt_models")
+        }
+    days = (span[1] - span[0]).days + 1
+    click.echo(f"Running retention_daily for {span[0]} … {span[1]} ({days} day(s)) …")
+    instance = dg.DagsterInstance.get()
+    run_id = str(uuid.uuid4())
+    log = settings.paths().home / "logs" / f"run-{run_id}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with _StepProgress(instance, run_id, len(job.graph.nodes), quiet=verbose) as progress:
+        with open(log, "w") as out, nullcontext() if verbose else redirect_stdout(out):
+            result = job.execute_in_process(
+                run_config=run_config,
+                instance=instance,
+                run_id=run_id,
+                tags=partitions.range_tags(*span),
+                raise_on_error=False,
+            )
+        progress.finish()
     failed = [e.step_key for e in result.all_events if e.is_step_failure]
     if not result.success:
-        raise click.ClickException(f"job {job} failed at: {', '.join(failed) or 'unknown step'}")
-    click.echo(f"Run {result.run_id} succeeded.")
+        raise click.ClickException(
+            f"run {run_id} failed at: {', '.join(failed) or 'unknown step'} (dbt output: {log})"
+        )
+    click.echo(f"Run {run_id} succeeded.")
+
+
+class _StepProgress:
+    """A progress bar over a run's steps, fed from the instance's event log by a thread."""
+
+    def __init__(self, instance, run_id: str, steps: int, quiet: bool):
+        self.instance, self.run_id, self.steps, self.quiet = instance, run_id, steps, quiet
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self):
+        if not self.quiet:
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.finish()
+
+    def finish(self):
+        self.done.set()
+        if self.thread.is_alive():
+            self.thread.join()
+
+    def _poll(self):
+        import dagster as dg
+
+        kinds = {
+            dg.DagsterEventType.STEP_SUCCESS,
+            dg.DagsterEventType.STEP_FAILURE,
+            dg.DagsterEventType.STEP_SKIPPED,
+        }
+        shown = 0
+        with click.progressbar(
+            length=self.steps,
+            label="steps",
+            file=sys.stderr,
+            show_pos=True,
+            show_eta=False,
+            item_show_func=lambda step: step,
+        ) as bar:
+            while True:
+                stop = self.done.wait(1.0)
+                try:
+                    events = self.instance.all_logs(self.run_id, of_type=kinds)
+                except Exception:  # the run may not be stored yet
+                    events = []
+                if len(events) > shown:
+                    bar.update(len(events) - shown, events[-1].step_key)
+                    shown = len(events)
+                if stop:
+                    return
+
+
+@main.command()
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Build this delivery day only.",
+)
+@click.option("--verbose", is_flag=True, help="Show Dagster's and dbt's logs instead of a bar.")
+def run(day, verbose: bool) -> None:
+    """Load what landed and build everything: by default for the days of the files not loaded
+    yet (or today when there are none); `--date` for one day."""
+    if day is not None:
+        first = last = day.date()
+    else:
+        from ingestion import loader
+
+        con = _open_ledger()
+        try:
+            pending = loader.pending_days(con, settings.paths().ensure().landing)
+        finally:
+            if con is not None:
+                con.close()
+        first, last = (pending[0], pending[-1]) if pending else (_today(), _today())
+    _execute(first, last, verbose=verbose)
+
+
+@main.command()
+@click.option("--from", "first", type=click.DateTime(["%Y-%m-%d"]), required=True)
+@click.option("--to", "last", type=click.DateTime(["%Y-%m-%d"]), required=True)
+@click.option("--verbose", is_flag=True)
+def backfill(first, last, verbose: bool) -> None:
+    """Re-run a range of delivery days in one run: loads their files not loaded yet and
+    recomputes every record delivered in the range, then everything downstream."""
+    if first > last:
+        raise click.BadParameter("--from is after --to")
+    _execute(first.date(), last.date(), verbose=verbose)
+
+
+@main.command("full-refresh")
+@click.option("--verbose", is_flag=True)
+def full_refresh(verbose: bool) -> None:
+    """Rebuild every model from all of raw (dbt --full-refresh) over every partition. Raw
+    tables keep their history: nothing is re-ingested that was loaded."""
+    from orchestration import partitions
+
+    _execute(partitions.first_day(), _today(), full_refresh=True, verbose=verbose)
+
+
+@main.command()
+@click.option("--runs", default=5, show_default=True, help="Latest runs to show.")
+def status(runs: int) -> None:
+    """Latest runs, the days each raw table holds, files waiting, the BI copy's age."""
+    _dagster_home()
+    import dagster as dg
+
+    from ingestion import loader
+    from ingestion.contract import ENTITIES
+
+    instance = dg.DagsterInstance.get()
+    click.echo("Latest runs:")
+    records = instance.get_run_records(limit=runs)
+    if not records:
+        click.echo("  none yet: `retention run`")
+    for record in records:
+        run = record.dagster_run
+        tags = run.tags
+        days = tags.get("dagster/partition") or "{} … {}".format(
+            tags.get("dagster/asset_partition_range_start", "-"),
+            tags.get("dagster/asset_partition_range_end", "-"),
+        )
+        took = (
+            f"{record.end_time - record.start_time:.0f} s"
+            if record.start_time and record.end_time
+            else "running"
+        )
+        click.echo(f"  {run.run_id[:8]}  {run.job_name:<16}{run.status.value:<10}{days:<26}{took}")
+    click.echo("Raw tables (daily partitions materialised):")
+    for entity in ENTITIES:
+        done = sorted(instance.get_materialized_partitions(dg.AssetKey(["raw", entity.table])))
+        span = f"{done[0]} … {done[-1]}" if done else "-"
+        click.echo(f"  {entity.table:<22}{len(done):>6} day(s)  {span}")
+    con = _open_ledger()
+    try:
+        pending = loader.pending_days(con, settings.paths().ensure().landing)
+    finally:
+        if con is not None:
+            con.close()
+    if pending:
+        click.echo(
+            f"Waiting in landing: files of {len(pending)} day(s), {pending[0]} … {pending[-1]}"
+            " (`retention run` loads them)"
+        )
+    else:
+        click.echo("Waiting in landing: nothing")
+    event = instance.get_latest_materialization_event(dg.AssetKey(["bi", "read_copy"]))
+    if event is None:
+        click.echo("BI read copy: not published yet")
+    else:
+        published = datetime.fromtimestamp(event.timestamp).isoformat(timespec="seconds")
+        click.echo(f"BI read copy: published {published} ({settings.paths().bi})")
 
 
 @main.command()

@@ -4,12 +4,14 @@ A model an analyst adds with its YAML appears here after `make manifest` (run by
 `make test` and `dagster dev`); no Python changes. Error-severity tests become blocking asset
 checks: when one fails, the build step fails and nothing downstream (BI copy, deliveries) runs."""
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from orchestration import partitions
 from orchestration.report import row_counts
 from orchestration.resources import DUCKDB_WRITER, Warehouse, dbt_environment
 
@@ -29,21 +31,65 @@ class RetentionTranslator(DagsterDbtTranslator):
         return super().get_group_name(dbt_resource_props)
 
 
-def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
+DAILY_SELECTOR = "tag:daily"
+
+
+class DbtBuildConfig(dg.Config):
+    """`full_refresh` rebuilds incremental models from all of raw (`retention full-refresh`)."""
+
+    full_refresh: bool = False
+
+
+def build_dbt_assets(project: DbtProject) -> list[dg.AssetsDefinition]:
+    """Two sets: the incremental staging models (tag `daily`) partitioned like the raw tables
+    they read, built for the run's days; everything else unpartitioned, rebuilt every run."""
+    return [
+        _dbt_assets(
+            project,
+            "retention_dbt_daily",
+            select=DAILY_SELECTOR,
+            partitions_def=partitions.DAILY,
+            backfill_policy=partitions.SINGLE_RUN,
+        ),
+        _dbt_assets(project, "retention_dbt_models", exclude=DAILY_SELECTOR),
+    ]
+
+
+def _dbt_assets(
+    project: DbtProject,
+    name: str,
+    select: str = "fqn:*",
+    exclude: str | None = None,
+    partitions_def: dg.PartitionsDefinition | None = None,
+    backfill_policy: dg.BackfillPolicy | None = None,
+) -> dg.AssetsDefinition:
     @dbt_assets(
         manifest=project.manifest_path,
         project=project,
+        name=name,
+        select=select,
+        exclude=exclude,
         dagster_dbt_translator=RetentionTranslator(),
         pool=DUCKDB_WRITER,
+        partitions_def=partitions_def,
+        backfill_policy=backfill_policy,
     )
-    def retention_dbt_models(
-        context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse
+    def retention_dbt(
+        context: dg.AssetExecutionContext,
+        dbt: DbtCliResource,
+        warehouse: Warehouse,
+        config: DbtBuildConfig,
     ):
+        args = ["build"]
+        if partitions_def is not None:
+            args += ["--vars", json.dumps(partitions.dbt_vars(context))]
+        if config.full_refresh:
+            args.append("--full-refresh")
         # dbt holds the DuckDB file for its whole run, so row counts are read once it exits;
         # events are held back until then (and still reported when the build fails).
         events, failure = [], None
         with dbt_environment():
-            invocation = dbt.cli(["build"], context=context)
+            invocation = dbt.cli(args, context=context)
             try:
                 events.extend(invocation.stream())
             except Exception as exc:  # re-raised below, after what did succeed is reported
@@ -68,4 +114,4 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
         if failure is not None:
             raise failure
 
-    return retention_dbt_models
+    return retention_dbt

@@ -30,12 +30,15 @@ def build_definitions(dbt_project_dir: Path = DBT_PROJECT_DIR) -> dg.Definitions
         ensure_manifest(dbt_project_dir)
     dbt_models = build_dbt_assets(project)
     bi_read_copy = build_bi_read_copy(
-        [*published_keys(list(dbt_models.keys)), clv_holdout_validation.key]
+        [
+            *published_keys([key for assets in dbt_models for key in assets.keys]),
+            clv_holdout_validation.key,
+        ]
     )
     return dg.Definitions(
         assets=[
             *ingestion_assets,
-            dbt_models,
+            *dbt_models,
             clv_holdout_validation,
             bi_read_copy,
             *destination_assets,

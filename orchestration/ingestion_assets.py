@@ -1,11 +1,13 @@
 """One asset per source entity: landing files (and the CRM's PostgreSQL, when configured) →
 `raw.<source>_<entity>`. The loading logic lives in `ingestion/`."""
 
+import time
+
 import dagster as dg
 
 from ingestion import sources
 from ingestion.contract import ENTITIES, ORDER_LINES, ORDERS, Entity
-from orchestration import expectation_checks
+from orchestration import expectation_checks, partitions
 from orchestration.resources import DUCKDB_WRITER, Warehouse
 
 
@@ -15,7 +17,10 @@ def _ingestion_asset(entity: Entity) -> dg.AssetsDefinition:
         group_name="raw",
         kinds={"duckdb", "python"},
         description=f"{entity.description} Loaded append-only from `landing/"
-        f"{entity.source}/{entity.name}/`; every file is in `raw.load_ledger`.",
+        f"{entity.source}/{entity.name}/`; every file is in `raw.load_ledger`. Partitioned "
+        "by the day each file belongs to.",
+        partitions_def=partitions.DAILY,
+        backfill_policy=partitions.SINGLE_RUN,
         retry_policy=dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL),
         pool=DUCKDB_WRITER,
         check_specs=[expectation_checks.check_spec(entity)],
@@ -24,8 +29,11 @@ def _ingestion_asset(entity: Entity) -> dg.AssetsDefinition:
     )
     def ingest(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         paths = warehouse.paths()
+        started = time.perf_counter()
         with warehouse.connect() as con:
-            results = sources.ingest_entity(con, entity, paths, warehouse.postgres_dsn())
+            results = sources.ingest_entity(
+                con, entity, paths, warehouse.postgres_dsn(), partitions.window(context)
+            )
             raw_rows = con.execute(f"select count(*) from raw.{entity.table}").fetchone()[0]
             check = expectation_checks.contract_check(con, entity, results)
         by_status: dict[str, int] = {}
@@ -48,6 +56,7 @@ def _ingestion_asset(entity: Entity) -> dg.AssetsDefinition:
                 "rows_reconcile": rows_read == rows_loaded + rows_quarantined
                 and all(r.rows_read == r.rows_loaded + r.rows_quarantined for r in results),
                 "raw_row_count": raw_rows,
+                "seconds": round(time.perf_counter() - started, 2),
             },
             check_results=[check],
         )

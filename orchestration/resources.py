@@ -36,7 +36,11 @@ class Warehouse(dg.ConfigurableResource):
 
     @contextmanager
     def connect(self, read_only: bool = False):
-        con = duckdb.connect(str(self.paths().warehouse), read_only=read_only)
+        """A connection sized by `settings.duckdb_config()` (RETENTION_DUCKDB_*), as dbt is."""
+        warehouse = self.paths().warehouse
+        con = duckdb.connect(
+            str(warehouse), read_only=read_only, config=settings.duckdb_config(warehouse)
+        )
         try:
             yield con
         finally:
@@ -50,16 +54,25 @@ def dbt_project(project_dir: Path = DBT_PROJECT_DIR) -> DbtProject:
 @contextmanager
 def dbt_environment():
     """dbt runs as a subprocess that inherits this environment: hand it the absolute warehouse
-    path for the duration of the call, and put back what was there (no leak into the process)."""
-    previous = os.environ.get("RETENTION_WAREHOUSE")
-    os.environ["RETENTION_WAREHOUSE"] = str(settings.paths().ensure().warehouse)
+    path for the duration of the call, and put back what was there (no leak into the process).
+
+    Tests are selected `buildable`: a step runs a test only when every model it reads is built
+    by that step or upstream of it, so the staging step never runs a mart's relationship test
+    (dbt's default, eager, would, before the mart exists)."""
+    scoped = {
+        "RETENTION_WAREHOUSE": str(settings.paths().ensure().warehouse),
+        "DBT_INDIRECT_SELECTION": os.environ.get("DBT_INDIRECT_SELECTION", "buildable"),
+    }
+    previous = {name: os.environ.get(name) for name in scoped}
+    os.environ.update(scoped)
     try:
         yield
     finally:
-        if previous is None:
-            os.environ.pop("RETENTION_WAREHOUSE", None)
-        else:
-            os.environ["RETENTION_WAREHOUSE"] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def dbt_executable() -> str:

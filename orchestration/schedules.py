@@ -1,35 +1,49 @@
-"""When `retention_daily` runs: every day at a configurable time, and whenever new files land."""
+"""When `retention_daily` runs: every day at a configurable time for the day before, and
+whenever new files land, for the days they belong to."""
 
 import os
+from datetime import date
 
 import dagster as dg
 
-from ingestion import loader, settings
+from ingestion import files, loader, settings
 from ingestion.contract import ENTITIES
+from orchestration import partitions
 
 
 def daily_schedule(job) -> dg.ScheduleDefinition:
     """RETENTION_SCHEDULE_CRON (default 06:00) in RETENTION_TIMEZONE (default UTC), read when
-    the code location loads."""
-    return dg.ScheduleDefinition(
+    the code location loads. Each tick builds the previous day's partition."""
+
+    @dg.schedule(
         name="retention_daily_schedule",
         job=job,
         cron_schedule=os.environ.get("RETENTION_SCHEDULE_CRON", "0 6 * * *"),
         execution_timezone=os.environ.get("RETENTION_TIMEZONE", "UTC"),
         default_status=dg.DefaultScheduleStatus.RUNNING,
-        description="The nightly build: ingest, transform, check, publish, deliver.",
+        description="The nightly build of yesterday's files: ingest, transform, check, publish, "
+        "deliver.",
     )
+    def schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        day = partitions.yesterday(context.scheduled_execution_time.date())
+        return dg.RunRequest(run_key=f"daily-{day}", partition_key=day.isoformat())
+
+    return schedule
 
 
-def newest_landing_file(landing) -> tuple[float, int]:
-    """(newest modification time, number of files) over the entity folders: one directory
-    listing per entity, so the sensor stays fast whatever the history."""
-    newest, count = 0.0, 0
+def new_landing_files(landing, since: float) -> tuple[float, list[date], int]:
+    """(newest modification time, delivery days of the files modified after `since`, number of
+    files) over the entity folders: one directory listing per entity, so the sensor stays fast
+    whatever the history, and it never opens the warehouse a run may be writing."""
+    newest, days, count = since, [], 0
     for entity in ENTITIES:
         for path in loader.discover(landing, entity):
             count += 1
-            newest = max(newest, path.stat().st_mtime)
-    return newest, count
+            modified = path.stat().st_mtime
+            if modified > since:
+                newest = max(newest, modified)
+                days.append(files.delivery_date(path))
+    return newest, days, count
 
 
 def landing_sensor(job) -> dg.SensorDefinition:
@@ -38,14 +52,22 @@ def landing_sensor(job) -> dg.SensorDefinition:
         job=job,
         minimum_interval_seconds=60,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Starts retention_daily when a file newer than the last one seen lands.",
+        description="Starts retention_daily for the days of the files that landed since the "
+        "last one seen.",
     )
     def sensor(context: dg.SensorEvaluationContext):
-        newest, count = newest_landing_file(settings.paths().landing)
         seen = float(context.cursor) if context.cursor else 0.0
-        if newest <= seen:
+        newest, days, count = new_landing_files(settings.paths().landing, seen)
+        if not days:
             return dg.SkipReason(f"no new files in {count} landed")
         context.update_cursor(str(newest))
-        return dg.RunRequest(run_key=f"landing-{newest:.6f}", tags={"trigger": "landing_files"})
+        today = date.fromisoformat(partitions.DAILY.get_last_partition_key())
+        span = partitions.clamp(min(days), max(days), today)
+        if span is None:
+            return dg.SkipReason(f"{len(days)} new file(s), all dated after today")
+        return dg.RunRequest(
+            run_key=f"landing-{newest:.6f}",
+            tags={"trigger": "landing_files", **partitions.range_tags(*span)},
+        )
 
     return sensor

@@ -22,5 +22,9 @@ def hermetic_paths(tmp_path_factory, monkeypatch):
         "RETENTION_ESP_WEBHOOK_URL",
         "RETENTION_ESP_WEBHOOK_TOKEN",
         "DAGSTER_HOME",
+        "RETENTION_DUCKDB_THREADS",
+        "RETENTION_DUCKDB_MEMORY_LIMIT",
+        "RETENTION_DUCKDB_TEMP_DIRECTORY",
+        "RETENTION_PARTITIONS_START",
     ):
         monkeypatch.delenv(name, raising=False)

@@ -19,6 +19,7 @@ import pytest
 from ingestion import loader
 from ingestion.contract import ENTITIES, Entity
 from ingestion.demo.generator import generate
+from orchestration import partitions
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,10 +63,10 @@ def world(tmp_path_factory):
 
         job = defs.get_job_def("retention_daily")
         instance = dg.DagsterInstance.ephemeral()
-        first = job.execute_in_process(instance=instance)
+        first = job.execute_in_process(instance=instance, tags=partitions.every_day_tags())
         with duckdb.connect(str(home / "data" / "warehouse.duckdb"), read_only=True) as con:
             snapshot = _snapshot(con)
-        second = job.execute_in_process(instance=instance)
+        second = job.execute_in_process(instance=instance, tags=partitions.every_day_tags())
         yield {"home": home, "first": first, "second": second, "snapshot": snapshot, "job": job}
 
 

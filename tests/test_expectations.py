@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date
+from datetime import date, datetime
 
 import dagster as dg
 import duckdb
@@ -24,7 +24,7 @@ from ingestion.contract import (
     TICKETS,
 )
 from ingestion.demo.generator import generate
-from orchestration import expectation_checks
+from orchestration import expectation_checks, partitions
 from orchestration.cli import main as cli
 from orchestration.ingestion_assets import ingestion_assets
 from orchestration.report import render
@@ -268,13 +268,62 @@ def test_the_same_batch_validated_directly_gives_the_same_counts(tmp_path):
     assert all(r.error is None for r in results)
 
 
+def test_a_value_set_parameter_is_validated_by_gx_as_its_complement(tmp_path):
+    """unknown_order (order_id in known_order_ids): GX gets the batch's ids that are not known
+    and counts the rows holding them, per file, chunk by chunk; the known ids it is handed
+    come from a semi-join of the batch with raw.orders_orders."""
+    suite = rules.load_suite(ORDER_LINES)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("create schema raw")
+    con.execute(
+        "create table raw.orders_orders as select 'O' || i as order_id from range(1, 1001) t(i)"
+    )
+    rows = [  # (batch, order_id): O2000 and O3000 are unknown, a null id is not judged
+        (1, "O1"),
+        (1, "O1"),
+        (1, "O2000"),
+        (1, None),
+        (2, "O2"),
+        (2, "O2000"),
+        (2, "O3000"),
+        (2, "O3000"),
+        (3, "O999"),
+    ]
+    con.execute(
+        "create table batch as select * from (values "
+        + ", ".join(f"({b}, {'null' if o is None else repr(o)})" for b, o in rows)
+        + ") t(_batch_id, order_id)"
+    )
+    values = rules.parameter_values(con, suite, datetime(2026, 1, 1), batch="batch")
+    assert sorted(values["known_order_ids"]) == ["O1", "O2", "O999"]
+
+    import pandas as pd
+
+    columns = rules.frame_columns(ORDER_LINES)
+    frame = pd.DataFrame([dict.fromkeys(columns)] * len(rows), columns=list(columns))
+    frame["_batch_id"] = [b for b, _ in rows]
+    frame["order_id"] = [o for _, o in rows]
+    chunks = [frame.iloc[:5], frame.iloc[5:]]  # O2000 in both chunks
+    results = gx_validate.validate_frames(suite, chunks, values)
+    unknown = {r.batch_id: r for r in results if r.reason == "unknown_order"}
+    assert {b: (r.element_count, r.unexpected_count) for b, r in unknown.items()} == {
+        1: (4, 1),
+        2: (4, 3),
+        3: (1, 0),
+    }
+    assert {r.expectation_type for r in unknown.values()} == {"expect_column_values_to_be_in_set"}
+    assert all(r.error is None for r in unknown.values())
+
+
 # ------------------------------------------------------------------------ Dagster check
 
 
 def _materialise(entities, monkeypatch, home):
     monkeypatch.setenv("RETENTION_HOME", str(home))
     assets = [a for a in ingestion_assets if a.key.path[1] in {e.table for e in entities}]
-    result = dg.materialize(assets, resources={"warehouse": Warehouse()})
+    result = dg.materialize(
+        assets, resources={"warehouse": Warehouse()}, tags=partitions.every_day_tags()
+    )
     return {e.asset_key.path[1]: e for e in result.get_asset_check_evaluations()}, result
 
 
@@ -305,12 +354,15 @@ def test_asset_check_passes_clean_warns_on_warn_and_fails_on_a_rejected_file(tmp
     assert "missing required columns: status" in json.dumps(
         tickets_check.metadata["rejected_files"].data
     )
-    reconcile = [
-        e.event_specific_data.materialization.metadata["rows_reconcile"].value
+    # One materialisation per asset and daily partition of the run, all reconciled.
+    reconcile = {
+        (e.asset_key, e.event_specific_data.materialization.metadata["rows_reconcile"].value)
         for e in result.all_events
         if e.event_type_value == "ASSET_MATERIALIZATION"
-    ]
-    assert reconcile == [True] * 4
+    }
+    assert reconcile == {
+        (dg.AssetKey(["raw", e.table]), True) for e in (ORDERS, ORDER_LINES, CUSTOMERS, TICKETS)
+    }
 
 
 def test_a_check_that_cannot_import_gx_fails(tmp_path, monkeypatch):

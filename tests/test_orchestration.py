@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -12,6 +13,7 @@ import pytest
 
 from ingestion import settings
 from ingestion.demo.generator import generate
+from orchestration import partitions
 from orchestration.jobs import retention_daily
 from orchestration.resources import DBT_PROJECT_DIR, DUCKDB_WRITER
 from orchestration.schedules import landing_sensor
@@ -52,7 +54,9 @@ def test_a_failing_blocking_check_stops_publishing(tmp_path):
 
     defs = build_definitions(project)
     result = defs.resolve_job_def("retention_daily").execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+        tags=partitions.every_day_tags(),
     )
 
     assert not result.success
@@ -85,6 +89,9 @@ def test_sensor_starts_a_run_only_when_a_new_file_lands():
     context = dg.build_sensor_context()
     request = sensor(context)
     assert isinstance(request, dg.RunRequest)
+    # The run covers the day the file belongs to (its name), not today.
+    assert request.tags[partitions.RANGE_START_TAG] == "2026-01-01"
+    assert request.tags[partitions.RANGE_END_TAG] == "2026-01-01"
     cursor = context.cursor
     assert cursor
 
@@ -94,8 +101,24 @@ def test_sensor_starts_a_run_only_when_a_new_file_lands():
     time.sleep(0.01)
     (folder / "orders_2026-01-02.csv").write_text("order_id\n", encoding="utf-8")
     later = dg.build_sensor_context(cursor=cursor)
-    assert isinstance(sensor(later), dg.RunRequest)
+    request = sensor(later)
+    assert isinstance(request, dg.RunRequest)
     assert float(later.cursor) > float(cursor)
+    # Only the new file's day: the one seen before is not rebuilt.
+    assert request.tags[partitions.RANGE_START_TAG] == "2026-01-02"
+    assert request.tags[partitions.RANGE_END_TAG] == "2026-01-02"
+
+
+def test_the_schedule_builds_the_previous_day():
+    from orchestration.definitions import defs
+
+    schedule = defs.get_schedule_def("retention_daily_schedule")
+    tick = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
+    context = dg.build_schedule_context(
+        scheduled_execution_time=tick, repository_def=defs.get_repository_def()
+    )
+    request = schedule.evaluate_tick(context).run_requests[0]
+    assert request.partition_key == "2026-11-23"
 
 
 def test_schedule_and_sensor_are_listed_by_the_dagster_cli(tmp_path):

@@ -1,7 +1,12 @@
+{{ incremental_staging_config('activity_id') }}
+
 with
 
 source as (
-    {{ latest_per_key(source('crm', 'activities'), ['activity_id'], [], 'occurred_at') }}
+    {{ latest_per_key(
+        versions_to_rebuild(source('crm', 'activities'), 'activity_id'),
+        ['activity_id'], [], 'occurred_at'
+    ) }}
 ),
 
 renamed as (

@@ -1,7 +1,10 @@
+{# Lines are replaced per order: delete+insert on order_id drops a line a later export left out. #}
+{{ incremental_staging_config('order_id') }}
+
 with
 
 source as (
-    select * from {{ source('orders', 'order_lines') }}
+    select * from {{ versions_to_rebuild(source('orders', 'order_lines'), 'order_id') }}
 ),
 
 latest_batch_per_order as (

@@ -1,7 +1,12 @@
+{{ incremental_staging_config('order_id') }}
+
 with
 
 source as (
-    {{ latest_per_key(source('orders', 'orders'), ['order_id'], ['updated_at'], 'updated_at') }}
+    {{ latest_per_key(
+        versions_to_rebuild(source('orders', 'orders'), 'order_id'),
+        ['order_id'], ['updated_at'], 'updated_at'
+    ) }}
 ),
 
 renamed as (

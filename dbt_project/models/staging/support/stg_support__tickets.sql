@@ -1,7 +1,12 @@
+{{ incremental_staging_config('ticket_id') }}
+
 with
 
 source as (
-    {{ latest_per_key(source('support', 'tickets'), ['ticket_id'], ['updated_at'], 'updated_at') }}
+    {{ latest_per_key(
+        versions_to_rebuild(source('support', 'tickets'), 'ticket_id'),
+        ['ticket_id'], ['updated_at'], 'updated_at'
+    ) }}
 ),
 
 renamed as (
