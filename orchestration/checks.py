@@ -1,5 +1,5 @@
 """Source freshness as asset checks on the raw assets (visible in the UI, WARN when stale).
-The expectation per source and the computation live in ingestion/freshness.py."""
+The computation lives in ingestion/freshness.py, the expected interval in the dbt sources."""
 
 import dagster as dg
 
