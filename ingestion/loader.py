@@ -21,6 +21,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from expectations import rules
 from ingestion import files
@@ -38,6 +39,10 @@ META_COLUMNS = (
     # The day the file belongs to (files.delivery_date): the daily partition of the row.
     ("_delivered_on", "DATE"),
 )
+# Rows checked in one scan (see _groups); text files are estimated from their size, on the low
+# side of real exports (60–300 bytes a row), so that a group errs towards fewer rows.
+GROUP_ROWS = 1_000_000
+TEXT_BYTES_PER_ROW = 50
 TIMESTAMP_FORMATS = ["%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y", "%d/%m/%Y %H:%M:%S"]
 TRUE_WORDS = ("true", "t", "1", "yes", "y", "да", "д")
 FALSE_WORDS = ("false", "f", "0", "no", "n", "нет", "н")
@@ -305,8 +310,12 @@ def _contract_name(entity: Entity, name: str) -> str:
     return normal
 
 
-def _groups(readable: list[tuple[files.Sniffed, str]]) -> list[list[tuple[files.Sniffed, str]]]:
-    """Files DuckDB can read in one scan: same format, encoding class, delimiter and header."""
+def _groups(
+    readable: list[tuple[files.Sniffed, str]], max_rows: int | None = None
+) -> list[list[tuple[files.Sniffed, str]]]:
+    """Files DuckDB can read in one scan: same format, encoding class, delimiter and header,
+    cut into groups of at most about `max_rows` rows: a group's checks run over temp tables
+    that must fit DuckDB's memory limit (years of history in one scan do not)."""
     groups: dict[tuple, list] = {}
     for sniffed, label in readable:
         key = (
@@ -316,7 +325,26 @@ def _groups(readable: list[tuple[files.Sniffed, str]]) -> list[list[tuple[files.
             tuple(sniffed.header),
         )
         groups.setdefault(key, []).append((sniffed, label))
-    return list(groups.values())
+    max_rows = max_rows or GROUP_ROWS
+    cut = []
+    for members in groups.values():
+        current, rows = [], 0
+        for member in members:
+            estimate = _estimated_rows(member[0])
+            if current and rows + estimate > max_rows:
+                cut.append(current)
+                current, rows = [], 0
+            current.append(member)
+            rows += estimate
+        cut.append(current)
+    return cut
+
+
+def _estimated_rows(sniffed: files.Sniffed) -> int:
+    """Parquet knows its rows; a text file is taken at TEXT_BYTES_PER_ROW."""
+    if sniffed.format == "parquet":
+        return pq.ParquetFile(sniffed.path).metadata.num_rows
+    return sniffed.size // TEXT_BYTES_PER_ROW + 1
 
 
 def _jsonl_lines(paths: Sequence[Path]) -> str:

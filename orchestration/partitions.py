@@ -66,8 +66,3 @@ def clamp(first: date, last: date, today: date) -> tuple[date, date] | None:
 
 def yesterday(today: date) -> date:
     return today - timedelta(days=1)
-
-
-def every_day_tags() -> dict[str, str]:
-    """One run over every partition (a full build, `retention full-refresh`)."""
-    return range_tags(first_day(), date.fromisoformat(DAILY.get_last_partition_key()))

@@ -9,6 +9,7 @@ import io
 import json
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -22,6 +23,8 @@ from ingestion.demo.generator import generate
 from orchestration import partitions
 
 ROOT = Path(__file__).resolve().parent.parent
+# The generated history's delivery days (120 up to 2026-10-31), as one single-run range.
+DAYS = partitions.range_tags(date(2026, 6, 1), date(2026, 10, 31))
 
 
 def records_of(path: Path) -> list[dict]:
@@ -63,10 +66,10 @@ def world(tmp_path_factory):
 
         job = defs.get_job_def("retention_daily")
         instance = dg.DagsterInstance.ephemeral()
-        first = job.execute_in_process(instance=instance, tags=partitions.every_day_tags())
+        first = job.execute_in_process(instance=instance, tags=DAYS)
         with duckdb.connect(str(home / "data" / "warehouse.duckdb"), read_only=True) as con:
             snapshot = _snapshot(con)
-        second = job.execute_in_process(instance=instance, tags=partitions.every_day_tags())
+        second = job.execute_in_process(instance=instance, tags=DAYS)
         yield {"home": home, "first": first, "second": second, "snapshot": snapshot, "job": job}
 
 

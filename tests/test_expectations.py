@@ -322,7 +322,10 @@ def _materialise(entities, monkeypatch, home):
     monkeypatch.setenv("RETENTION_HOME", str(home))
     assets = [a for a in ingestion_assets if a.key.path[1] in {e.table for e in entities}]
     result = dg.materialize(
-        assets, resources={"warehouse": Warehouse()}, tags=partitions.every_day_tags()
+        # Files named without a date belong to the day they were written: today.
+        assets,
+        resources={"warehouse": Warehouse()},
+        tags=partitions.range_tags(date.today(), date.today()),
     )
     return {e.asset_key.path[1]: e for e in result.get_asset_check_evaluations()}, result
 

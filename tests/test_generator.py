@@ -491,3 +491,21 @@ def test_acquisition_grows(db):
         [END - timedelta(days=700), END - timedelta(days=29)],
     ).fetchone()
     assert last > 1.5 * first
+
+
+def test_generated_phones_are_valid_e164_for_their_country():
+    """Ad platforms match on E.164: every demo phone, in any of its typed variants, must make
+    one. Digits with the country code, by country (ITU national plans)."""
+    import numpy as np
+
+    from destinations.identifiers import normalize_phone
+    from ingestion.demo import names
+
+    e164_digits = {"IE": 12, "GB": 12, "NL": 11, "DE": 12, "FR": 11, "BE": 11, "ES": 11, "RU": 11}
+    rng = np.random.default_rng(7)
+    for country, digits in e164_digits.items():
+        locale = "ru" if country == "RU" else "en"
+        for phone in names.phones(rng, [country] * 200, locale):
+            normalised = normalize_phone(phone, country)
+            assert normalised is not None, (country, phone)
+            assert len(normalised) == 1 + digits, (country, phone, normalised)

@@ -5,7 +5,7 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -56,7 +56,7 @@ def test_a_failing_blocking_check_stops_publishing(tmp_path):
     result = defs.resolve_job_def("retention_daily").execute_in_process(
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
-        tags=partitions.every_day_tags(),
+        tags=partitions.range_tags(date(2026, 8, 1), date(2026, 10, 31)),
     )
 
     assert not result.success

@@ -47,7 +47,8 @@ EN_MAIL_DOMAINS = _words(
     "gmail.com outlook.com yahoo.com hotmail.com icloud.com eircom.net proton.me"
 )
 EN_MAIL_WEIGHTS = (0.42, 0.2, 0.1, 0.1, 0.1, 0.05, 0.03)
-# Country -> (weight, cities, phone country code, mobile prefixes).
+# Country -> (weight, cities, phone country code, mobile prefixes, national number length:
+# digits after the country code, so that every number is valid E.164 for that country).
 EN_COUNTRIES = {
     "IE": (
         0.55,
@@ -57,6 +58,7 @@ EN_COUNTRIES = {
         ),
         "353",
         _words("83 85 86 87 89"),
+        9,
     ),
     "GB": (
         0.25,
@@ -66,12 +68,19 @@ EN_COUNTRIES = {
         ),
         "44",
         _words("7700 7712 7801 7911"),
+        10,
     ),
-    "NL": (0.06, _words("Amsterdam Rotterdam Utrecht Eindhoven Groningen"), "31", ("6",)),
-    "DE": (0.06, _words("Berlin Munich Hamburg Cologne Frankfurt"), "49", _words("151 160 171")),
-    "FR": (0.04, _words("Paris Lyon Marseille Toulouse"), "33", ("6", "7")),
-    "BE": (0.02, _words("Brussels Antwerp Ghent"), "32", _words("470 475 486")),
-    "ES": (0.02, _words("Madrid Barcelona Valencia"), "34", ("6",)),
+    "NL": (0.06, _words("Amsterdam Rotterdam Utrecht Eindhoven Groningen"), "31", ("6",), 9),
+    "DE": (
+        0.06,
+        _words("Berlin Munich Hamburg Cologne Frankfurt"),
+        "49",
+        _words("151 160 171"),
+        10,
+    ),
+    "FR": (0.04, _words("Paris Lyon Marseille Toulouse"), "33", ("6", "7"), 9),
+    "BE": (0.02, _words("Brussels Antwerp Ghent"), "32", _words("470 475 486"), 9),
+    "ES": (0.02, _words("Madrid Barcelona Valencia"), "34", ("6",), 9),
 }
 EN_BRANDS = _words(
     "Brightwave Greenfield Northstar Bluebell Harbour Riverside Oakwood Silverline "
@@ -242,7 +251,7 @@ def cities(rng: np.random.Generator, country: list[str], locale: str) -> list[st
         return [RU_CITIES[i] for i in idx]
     codes = np.array(country)
     out = np.empty(n, dtype=object)
-    for code, (_, towns, _, _) in EN_COUNTRIES.items():
+    for code, (_, towns, *_) in EN_COUNTRIES.items():
         rows = np.flatnonzero(codes == code)
         out[rows] = np.array(towns, dtype=object)[
             _pick(rng, towns, len(rows), _zipf_weights(len(towns)))
@@ -277,14 +286,16 @@ def phones(rng: np.random.Generator, country: list[str], locale: str) -> list[st
             )
         return out
     for c, v, d, p in zip(country, variant, digits, pref, strict=True):
-        _, _, cc, mobiles = EN_COUNTRIES[c]
+        _, _, cc, mobiles, length = EN_COUNTRIES[c]
         mob = mobiles[p % len(mobiles)]
-        s = f"{d:07d}"
+        s = f"{d:07d}{p:03d}"[: length - len(mob)]
+        # Spain dials national numbers without a trunk 0.
+        trunk = "" if c == "ES" else "0"
         out.append(
             (
                 f"+{cc} {mob} {s[:3]} {s[3:]}",
-                f"0{mob} {s[:3]} {s[3:]}",
-                f"0{mob}{s}",
+                f"{trunk}{mob} {s[:3]} {s[3:]}",
+                f"{trunk}{mob}{s}",
                 f"+{cc}{mob}{s}",
             )[v]
         )

@@ -63,14 +63,7 @@ final as (
         ) }} as priority_score,
         at_risk_customers.top_reason_codes as reason_codes,
         at_risk_customers.top_reasons as reason_text,
-        {{ audience_is_control('customers.customer_id', 'at_risk') }} as is_control,
-        customers.marketing_allowed,
-        customers.contact_allowed,
-
-        -- why a permission is false
-        customers.has_marketing_consent,
-        customers.is_do_not_contact,
-        customers.is_suppressed,
+        {{ audience_permission_columns('at_risk', 'customers') }},
 
         -- at_risk specifics
         actions.action_text,

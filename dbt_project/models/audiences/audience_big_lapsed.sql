@@ -81,14 +81,7 @@ final as (
             ~ dbt.type_string() ~ ")",
             "' days'"
         ]) }} as reason_text,
-        {{ audience_is_control('customers.customer_id', 'big_lapsed') }} as is_control,
-        customers.marketing_allowed,
-        customers.contact_allowed,
-
-        -- why a permission is false
-        customers.has_marketing_consent,
-        customers.is_do_not_contact,
-        customers.is_suppressed,
+        {{ audience_permission_columns('big_lapsed', 'customers') }},
 
         -- big_lapsed specifics
         actions.action_text,

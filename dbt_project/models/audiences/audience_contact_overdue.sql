@@ -74,21 +74,10 @@ most_overdue as (
 
 final as (
     select
-        'contact_overdue' as audience_name,
-        {{ audience_run_id('contact_overdue', 'customers.as_of_date') }} as audience_run_id,
-        customers.as_of_date,
-        customers.customer_id,
-        customers.customer_name,
-        customers.email,
-        customers.phone,
-        customers.country_code,
-        customers.city,
-        customers.company,
-        customers.manager_id,
-        customers.manager_name,
-        customers.customer_category,
-        -- The channel of the contact due (a call is made by phone, a meeting in person).
-        activity_channels.channel as recommended_channel,
+        -- The channel is the contact's due (a call is made by phone, a meeting in person).
+        {{ audience_identity_columns(
+            'contact_overdue', 'customers', recommended_channel='activity_channels.channel'
+        ) }},
         actions.recommended_action,
         -- Days overdue as a share of the allowed interval, capped at 100.
         {{ round_to(
@@ -98,14 +87,7 @@ final as (
         ) }} as priority_score,
         violation_lists.reason_codes,
         violation_lists.reason_text,
-        {{ audience_is_control('customers.customer_id', 'contact_overdue') }} as is_control,
-        customers.marketing_allowed,
-        customers.contact_allowed,
-
-        -- why a permission is false
-        customers.has_marketing_consent,
-        customers.is_do_not_contact,
-        customers.is_suppressed,
+        {{ audience_permission_columns('contact_overdue', 'customers') }},
 
         -- contact_overdue specifics
         actions.action_text,

@@ -232,14 +232,7 @@ final as (
         {{ round_to("coalesce(priorities.priority_score, 0)", 2) }} as priority_score,
         reasons.churn_reason as reason_codes,
         offers.churn_reason_text as reason_text,
-        {{ audience_is_control('customers.customer_id', 'win_back') }} as is_control,
-        customers.marketing_allowed,
-        customers.contact_allowed,
-
-        -- why a permission is false
-        customers.has_marketing_consent,
-        customers.is_do_not_contact,
-        customers.is_suppressed,
+        {{ audience_permission_columns('win_back', 'customers') }},
 
         -- win_back specifics
         offers.action_text,
