@@ -46,7 +46,12 @@ def test_a_source_is_stale_past_its_interval_or_when_it_never_delivered(tmp_path
     rows = [
         ("orders.orders", "loaded", 10, datetime(2026, 11, 20, 12, 0)),  # 60 h before now
         ("orders.orders", "loaded", 0, datetime(2026, 11, 22, 12, 0)),  # empty file: no delivery
-        ("crm.managers", "loaded", 3, datetime(2026, 11, 1, 0, 0)),  # 22 days = 528 h, within 45 days
+        (
+            "crm.managers",
+            "loaded",
+            3,
+            datetime(2026, 11, 1, 0, 0),
+        ),  # 22 days = 528 h, within 45 days
         ("support.tickets", "rejected", 0, datetime(2026, 11, 22, 23, 0)),  # never loaded
     ]
     for entity, status, loaded, at in rows:
