@@ -94,6 +94,18 @@ def _open_ledger():
         raise click.ClickException(f"the warehouse is busy (another run writes it): {exc}") from exc
 
 
+def _pending_days() -> list[date]:
+    """Delivery days of the landing files not in the ledger yet."""
+    from ingestion import loader
+
+    con = _open_ledger()
+    try:
+        return loader.pending_days(con, settings.paths().ensure().landing)
+    finally:
+        if con is not None:
+            con.close()
+
+
 def _today() -> date:
     from orchestration import partitions
 
@@ -215,14 +227,7 @@ def run(day, verbose: bool) -> None:
     if day is not None:
         first = last = day.date()
     else:
-        from ingestion import loader
-
-        con = _open_ledger()
-        try:
-            pending = loader.pending_days(con, settings.paths().ensure().landing)
-        finally:
-            if con is not None:
-                con.close()
+        pending = _pending_days()
         first, last = (pending[0], pending[-1]) if pending else (_today(), _today())
     _execute(first, last, verbose=verbose)
 
@@ -256,7 +261,6 @@ def status(runs: int) -> None:
     _dagster_home()
     import dagster as dg
 
-    from ingestion import loader
     from ingestion.contract import ENTITIES
 
     instance = dg.DagsterInstance.get()
@@ -282,12 +286,7 @@ def status(runs: int) -> None:
         done = sorted(instance.get_materialized_partitions(dg.AssetKey(["raw", entity.table])))
         span = f"{done[0]} … {done[-1]}" if done else "-"
         click.echo(f"  {entity.table:<22}{len(done):>6} day(s)  {span}")
-    con = _open_ledger()
-    try:
-        pending = loader.pending_days(con, settings.paths().ensure().landing)
-    finally:
-        if con is not None:
-            con.close()
+    pending = _pending_days()
     if pending:
         click.echo(
             f"Waiting in landing: files of {len(pending)} day(s), {pending[0]} … {pending[-1]}"
