@@ -7,6 +7,7 @@ import shutil
 import sys
 import threading
 import uuid
+import warnings
 from contextlib import nullcontext, redirect_stdout
 from datetime import date, datetime
 from pathlib import Path
@@ -122,6 +123,9 @@ def _execute(first: date, last: date, *, full_refresh: bool = False, verbose: bo
         click.echo("dbt project changed: manifest re-parsed.")
     import dagster as dg
 
+    if not verbose:
+        # backfill_policy is marked beta; the notice says nothing to someone running a job.
+        warnings.filterwarnings("ignore", category=dg.BetaWarning)
     from orchestration import partitions
     from orchestration.definitions import defs
 
