@@ -40,3 +40,20 @@ coalesce(
     2
 ) }} as incremental_revenue
 {%- endmacro %}
+
+{#- The group counts both outcome models aggregate from int_audience_outcome_members, per
+    group of their own grain: members that could not be delivered, then customers, conversions
+    and window revenue of the treated and the control group. -#}
+{% macro outcome_group_counts() -%}
+count(case when not is_deliverable then 1 end) as undeliverable_members,
+count(case when is_deliverable and not is_control then 1 end) as treated_customers,
+count(case when is_deliverable and is_control then 1 end) as control_customers,
+count(case when is_deliverable and not is_control and is_converted then 1 end)
+    as treated_converted,
+count(case when is_deliverable and is_control and is_converted then 1 end)
+    as control_converted,
+sum(case when is_deliverable and not is_control then window_revenue else 0 end)
+    as treated_revenue,
+sum(case when is_deliverable and is_control then window_revenue else 0 end)
+    as control_revenue
+{%- endmacro %}

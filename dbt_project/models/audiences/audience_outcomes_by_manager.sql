@@ -32,17 +32,7 @@ groups as (
         window_end_date,
         measured_as_of_date,
         is_window_open,
-        count(case when not is_deliverable then 1 end) as undeliverable_members,
-        count(case when is_deliverable and not is_control then 1 end) as treated_customers,
-        count(case when is_deliverable and is_control then 1 end) as control_customers,
-        count(case when is_deliverable and not is_control and is_converted then 1 end)
-            as treated_converted,
-        count(case when is_deliverable and is_control and is_converted then 1 end)
-            as control_converted,
-        sum(case when is_deliverable and not is_control then window_revenue else 0 end)
-            as treated_revenue,
-        sum(case when is_deliverable and is_control then window_revenue else 0 end)
-            as control_revenue
+        {{ outcome_group_counts() | indent(8) }}
     from members
     group by
         audience_name,
