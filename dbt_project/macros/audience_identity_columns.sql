@@ -24,3 +24,13 @@
     {{ relation }}.is_do_not_contact,
     {{ relation }}.is_suppressed
 {%- endmacro %}
+
+{#- priority_score 0–100: a 0–1 urgency blended with the customer's value percentile, the value
+    counting for `value_weight` (an audience var). -#}
+{% macro audience_value_weighted_priority(urgency, value_weight, relation='customers') -%}
+    {{ round_to(
+        "100 * ((1 - " ~ value_weight ~ ") * " ~ urgency
+        ~ " + " ~ value_weight ~ " * coalesce(" ~ relation ~ ".value_percentile, 0))",
+        2
+    ) }}
+{%- endmacro %}

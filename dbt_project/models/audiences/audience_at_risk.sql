@@ -54,12 +54,8 @@ final as (
         {{ audience_identity_columns('at_risk', 'customers') }},
         actions.recommended_action,
         -- At-risk score and value percentile, weighted by audience_at_risk_value_weight, 0–100.
-        {{ round_to(
-            "100 * ((1 - " ~ var('audience_at_risk_value_weight') ~ ")"
-            ~ " * at_risk_customers.at_risk_score / 100.0"
-            ~ " + " ~ var('audience_at_risk_value_weight')
-            ~ " * coalesce(customers.value_percentile, 0))",
-            2
+        {{ audience_value_weighted_priority(
+            "at_risk_customers.at_risk_score / 100.0", var('audience_at_risk_value_weight')
         ) }} as priority_score,
         at_risk_customers.top_reason_codes as reason_codes,
         at_risk_customers.top_reasons as reason_text,

@@ -62,12 +62,8 @@ final as (
         {{ audience_identity_columns('big_lapsed', 'customers') }},
         actions.recommended_action,
         -- Lapse progress and value percentile, weighted by audience_big_lapsed_value_weight.
-        {{ round_to(
-            "100 * ((1 - " ~ var('audience_big_lapsed_value_weight') ~ ")"
-            ~ " * lapsed.lapse_progress"
-            ~ " + " ~ var('audience_big_lapsed_value_weight')
-            ~ " * coalesce(customers.value_percentile, 0))",
-            2
+        {{ audience_value_weighted_priority(
+            "lapsed.lapse_progress", var('audience_big_lapsed_value_weight')
         ) }} as priority_score,
         case
             when lapsed.broken_pattern then 'broken_pattern,overdue_purchase'
