@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from expectations import rules
-from ingestion import files
+from ingestion import files, settings
 from ingestion.contract import ENTITIES, Column, Entity
 
 RAW = "raw"
@@ -43,6 +43,8 @@ META_COLUMNS = (
 # side of real exports (60–300 bytes a row), so that a group errs towards fewer rows.
 GROUP_ROWS = 1_000_000
 TEXT_BYTES_PER_ROW = 50
+# With a GX sample (settings.gx_sample_rows), the rows of each file always re-checked.
+GX_FIRST_ROWS_PER_FILE = 5
 TIMESTAMP_FORMATS = ["%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y", "%d/%m/%Y %H:%M:%S"]
 TRUE_WORDS = ("true", "t", "1", "yes", "y", "да", "д")
 FALSE_WORDS = ("false", "f", "0", "no", "n", "нет", "н")
@@ -99,6 +101,8 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
             unexpected_count bigint, success boolean, sql_unexpected_count bigint,
             quarantined_count bigint, reconciled boolean, error varchar,
             validated_at timestamp)""")
+    # Rows the SQL rules checked; element_count is fewer when GX re-checked a sample.
+    con.execute(f"alter table {BATCH_VALIDATION} add column if not exists sql_element_count bigint")
     for entity in ENTITIES:
         columns = [(c.name, c.type) for c in entity.columns] + list(META_COLUMNS)
         ddl = ", ".join(f"{name} {type_}" for name, type_ in columns)
@@ -619,11 +623,8 @@ def _validate(con, suite: rules.Suite, loaded: list[FileResult], stats, loaded_a
     batch_ids = [r.batch_id for r in loaded]
     label_of = {r.batch_id: r.source_file for r in loaded}
     listing = ", ".join(str(b) for b in batch_ids)
-    con.execute(
-        f"create or replace temp view _gx_batch as select * from _checked "
-        f"where _parse_reason is null and {rules.BATCH_COLUMN} in ({listing})"
-    )
-    rows = sum(stats.get(b, {}).get("checked", 0) for b in batch_ids)
+    checked_rows = sum(stats.get(b, {}).get("checked", 0) for b in batch_ids)
+    rows = _gx_sample(con, suite, listing, checked_rows, settings.gx_sample_rows())
     started = time.perf_counter()
     gx_results, error = {}, None
     try:
@@ -636,7 +637,13 @@ def _validate(con, suite: rules.Suite, loaded: list[FileResult], stats, loaded_a
     except Exception as exc:
         log.exception("GX validation of %s failed", entity.table)
         error = f"{type(exc).__name__}: {exc}"
-    log.info("GX: %s rows of %s in %.1f s", rows, entity.table, time.perf_counter() - started)
+    log.info(
+        "GX: %s of %s rows of %s in %.1f s",
+        rows,
+        checked_rows,
+        entity.table,
+        time.perf_counter() - started,
+    )
 
     quarantined: dict[tuple[int, str], int] = {
         (b, reason): n
@@ -688,6 +695,7 @@ def _validate(con, suite: rules.Suite, loaded: list[FileResult], stats, loaded_a
                     unexpected,
                     success,
                     sql_unexpected,
+                    checked,
                     in_quarantine,
                     problem is None,
                     problem,
@@ -706,6 +714,7 @@ def _validate(con, suite: rules.Suite, loaded: list[FileResult], stats, loaded_a
         "unexpected_count",
         "success",
         "sql_unexpected_count",
+        "sql_element_count",
         "quarantined_count",
         "reconciled",
         "error",
@@ -717,6 +726,25 @@ def _validate(con, suite: rules.Suite, loaded: list[FileResult], stats, loaded_a
         con.execute(f"insert into {BATCH_VALIDATION} by name select * from _batch_validation_rows")
     finally:
         con.unregister("_batch_validation_rows")
+
+
+def _gx_sample(con, suite: rules.Suite, listing: str, rows: int, sample: int | None) -> int:
+    """`_gx_batch`: the rows of the batches in `listing` Great Expectations re-checks, and how
+    many. Above `sample` rows: every row a SQL rule flags (so GX must find each of them, and the
+    counts still compare with the whole batch's), the first rows of every file (so every batch
+    gets a verdict) and a hash-chosen share of the rest. A repeated key is flagged on all its
+    rows, so uniqueness is judged on whole groups. What a sample cannot show: a row SQL passed
+    that GX would flag among the rows left out."""
+    where = f"_parse_reason is null and {rules.BATCH_COLUMN} in ({listing})"
+    if sample is not None and rows > sample:
+        flagged = " or ".join(f"_u{r.index}" for r in suite.row_rules) or "false"
+        per_million = int(sample / rows * 1_000_000)
+        where += (
+            f" and ({flagged} or _row_number <= {GX_FIRST_ROWS_PER_FILE} "
+            f"or hash(_file, _row_number) % 1000000 < {per_million})"
+        )
+    con.execute(f"create or replace temp table _gx_batch as select * from _checked where {where}")
+    return con.execute("select count(*) from _gx_batch").fetchone()[0]
 
 
 def _has_table(con, name: str) -> bool:

@@ -59,3 +59,27 @@ def duckdb_config(database: Path | None = None) -> dict[str, str]:
         or DUCKDB_DEFAULT_MEMORY_LIMIT,
         "temp_directory": os.environ.get("RETENTION_DUCKDB_TEMP_DIRECTORY") or f"{database}.tmp",
     }
+
+
+# Great Expectations re-checks, per load group (about a million rows), every row the SQL rules
+# flag and a deterministic sample of the others (ingestion/CONTRACT.md).
+GX_DEFAULT_SAMPLE_ROWS = 25_000
+
+
+def gx_sample_rows() -> int | None:
+    """RETENTION_GX_SAMPLE_ROWS: the clean rows Great Expectations re-checks per load group
+    beside every flagged row (default 25,000); `all` or `0` re-checks every row."""
+    value = (os.environ.get("RETENTION_GX_SAMPLE_ROWS") or "").strip().lower()
+    if not value:
+        return GX_DEFAULT_SAMPLE_ROWS
+    if value == "all":
+        return None
+    try:
+        rows = int(value)
+    except ValueError:
+        raise ValueError(
+            f"RETENTION_GX_SAMPLE_ROWS must be a whole number or 'all', not {value!r}"
+        ) from None
+    if rows < 0:
+        raise ValueError(f"RETENTION_GX_SAMPLE_ROWS must not be negative, not {rows}")
+    return rows or None

@@ -233,6 +233,41 @@ def test_gx_and_the_sql_quarantine_reconcile_on_a_dirty_batch(tmp_path, monkeypa
             assert gx == sql == held == DIRTY_ORDERS_EXPECTED.get(reason, 0), reason
 
 
+def test_gx_rechecks_a_sample_holding_every_flagged_row(tmp_path, monkeypatch):
+    """Above RETENTION_GX_SAMPLE_ROWS clean rows, GX re-checks every row SQL flags, the first
+    rows of each file and a hash-chosen share of the rest: it still finds every unexpected row
+    (the hand counts), on fewer rows than were loaded."""
+    monkeypatch.setenv("RETENTION_GX_SAMPLE_ROWS", "1")
+    landing = tmp_path / "landing"
+    for name, content in DIRTY_ORDERS.items():
+        put(landing, ORDERS, name, content)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    results = loader.load_landing(con, landing, tmp_path / "rejected", [ORDERS])["orders_orders"]
+    assert [r.rows_read for r in results] == [48, 33]
+    verdicts = con.execute(
+        "select reason, sum(unexpected_count), sum(sql_unexpected_count), "
+        "sum(quarantined_count), bool_and(reconciled), sum(element_count), "
+        "sum(sql_element_count) from raw.batch_validation group by reason"
+    ).fetchall()
+    assert {r for r, *_ in verdicts} == {r.reason for r in rules.load_suite(ORDERS).rules}
+    sampled = set()
+    for reason, gx, sql, held, reconciled, elements, checked in verdicts:
+        assert reconciled, reason
+        sampled.add(elements)
+        # Rows that parsed reach the rules: all but the unparsable ones (none in these files).
+        assert checked == 48 + 33
+        if reason == "duplicate_key":
+            assert (gx, sql, held) == (4, 4, 2)
+        elif reason != "missing_columns":
+            assert gx == sql == held == DIRTY_ORDERS_EXPECTED.get(reason, 0), reason
+    # One sample, judged by every expectation. Its floor by hand: the flagged rows (file 1:
+    # rows 41-47 and both O7 rows 7 and 48; file 2: rows 31, 32 and both O101 rows 2 and 33)
+    # and the first five rows of each file (file 2's row 2 already counted): 9 + 4 + 5 + 4.
+    # The hash share of the other 59 rows is 1/81 of them, about one row.
+    (elements,) = sampled
+    assert 22 <= elements <= 26
+
+
 def test_the_same_batch_validated_directly_gives_the_same_counts(tmp_path):
     """validate_frames on a hand-made frame: per-file counts from GX's unexpected indexes."""
     import pandas as pd

@@ -71,3 +71,22 @@ def test_the_bi_copy_is_written_with_the_duckdb_settings(monkeypatch, tmp_path):
     monkeypatch.setenv("RETENTION_DUCKDB_MEMORY_LIMIT", "256MiB")
     published = publish(warehouse, tmp_path / "bi", run_id="r")
     assert published.tables == {"marts.t": 1}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(None, settings.GX_DEFAULT_SAMPLE_ROWS), ("5000", 5000), ("all", None), ("0", None)],
+)
+def test_the_gx_sample_size_comes_from_the_environment(monkeypatch, value, expected):
+    if value is None:
+        monkeypatch.delenv("RETENTION_GX_SAMPLE_ROWS", raising=False)
+    else:
+        monkeypatch.setenv("RETENTION_GX_SAMPLE_ROWS", value)
+    assert settings.gx_sample_rows() == expected
+
+
+@pytest.mark.parametrize("value", ["-1", "lots"])
+def test_a_bad_gx_sample_size_is_a_clear_error(monkeypatch, value):
+    monkeypatch.setenv("RETENTION_GX_SAMPLE_ROWS", value)
+    with pytest.raises(ValueError, match="RETENTION_GX_SAMPLE_ROWS"):
+        settings.gx_sample_rows()
