@@ -21,6 +21,7 @@ rejection.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache
@@ -167,35 +168,20 @@ class Rule:
                 sql = f"not ({a} is null and {b} is null) and not coalesce({a} {op} {b}, false)"
             else:
                 raise SuiteError(f"{self.reason}: ignore_row_if={ignore!r} is not supported")
-        elif self.is_unique:
-            sql = self._duplicate_members_sql()
-        else:
+        else:  # uniqueness is judged over the batch: duplicates_sql
             raise SuiteError(f"{self.reason}: {t} has no row predicate")
         condition = k.get("row_condition")
         if condition is not None:
             sql = f"({condition_sql(condition)}) and ({sql})"
         return f"({sql})"
 
-    def quarantine_sql(self, params: dict[str, SqlParameter]) -> str:
-        """SQL, true for a row this rule puts in quarantine.
-
-        Equal to `unexpected_sql` except for uniqueness: of the rows sharing a key one survives
-        (the latest content, i.e. that of the highest row number; of identical rows the first),
-        the others are quarantined."""
-        if not self.is_unique:
-            return self.unexpected_sql(params)
-        window = self._partition()
-        survivor = (
-            f"_record = arg_max(_record, _row_number) over (partition by {window}) "
-            f"and _row_number = min(_row_number) over (partition by {window}, _record)"
-        )
-        return f"({self.unexpected_sql(params)} and not ({survivor}))"
-
-    def _partition(self) -> str:
-        cols = self.kwargs.get("column_list") or [self.kwargs["column"]]
-        return ", ".join(_ident(c) for c in cols)
-
-    def _duplicate_members_sql(self) -> str:
+    def duplicates_sql(self, relation: str) -> str:
+        """For a uniqueness rule: the rows of `relation` GX counts as unexpected — every row of
+        a repeated key among the rows it does not skip (`_parse_reason` null, the row condition
+        met) — as `(_file, _row_number, _quarantine)`. `_quarantine` is true for all but one
+        row of each key: the latest content survives (that of the highest row number; of
+        identical rows the first). The repeated keys are found by grouping, so the windows
+        that pick the survivor see only their rows, not the whole batch."""
         cols = self.kwargs.get("column_list") or [self.kwargs["column"]]
         if self.type == "expect_column_values_to_be_unique":
             ignore = "any_value_is_missing"
@@ -208,11 +194,23 @@ class Rule:
         }.get(ignore)
         if present is None:
             raise SuiteError(f"{self.reason}: ignore_row_if={ignore!r} is not supported")
-        # Rows GX skips are left out of the count too: a window over the rows kept only.
-        keep = f"({present})"
-        return (
-            f"{keep} and count(*) filter (where {keep}) over (partition by {self._partition()}) > 1"
-        )
+        keep = f"_parse_reason is null and ({present})"
+        condition = self.kwargs.get("row_condition")
+        if condition is not None:
+            keep += f" and ({condition_sql(condition)})"
+        key = ", ".join(_ident(c) for c in cols)
+        same_key = " and ".join(f"t.{_ident(c)} is not distinct from d.{_ident(c)}" for c in cols)
+        return f"""
+            select _file, _row_number, not (
+                _record = arg_max(_record, _row_number) over (partition by {key})
+                and _row_number = min(_row_number) over (partition by {key}, _record)
+            ) as _quarantine
+            from (
+                select t.* from {relation} as t
+                semi join (
+                    select {key} from {relation} where {keep} group by all having count(*) > 1
+                ) as d on {same_key}
+                where {keep})"""
 
     def _between_sql(self, params: dict[str, SqlParameter]) -> str:
         k = self.kwargs
@@ -428,7 +426,7 @@ FUTURE_TOLERANCE = timedelta(days=1)
 RELATION_PARAMETERS = {
     # Orders load before their lines (`load_landing` order, Dagster dependency), so an order of
     # the same delivery is "already loaded" by the time its lines are checked.
-    "known_order_ids": "select distinct order_id from raw.orders_orders where order_id is not null",
+    "known_order_ids": "select order_id from raw.orders_orders where order_id is not null",
 }
 
 
@@ -436,42 +434,52 @@ def latest_plausible(loaded_at: datetime) -> datetime:
     return loaded_at + FUTURE_TOLERANCE
 
 
-def sql_parameters(suite: Suite, loaded_at: datetime) -> dict[str, SqlParameter]:
-    """The suite's `$PARAMETER`s as SQL for the loader."""
+def sql_parameters(
+    suite: Suite, loaded_at: datetime, batch: str | None = None
+) -> dict[str, SqlParameter]:
+    """The suite's `$PARAMETER`s as SQL for the loader (`batch`: see `_relation_sql`)."""
     params: dict[str, SqlParameter] = {}
     for name in suite.parameters:
         if name == "latest_plausible":
             params[name] = sql_timestamp(latest_plausible(loaded_at))
         elif name in RELATION_PARAMETERS:
-            params[name] = SqlParameter(RELATION_PARAMETERS[name], relation=True)
+            params[name] = SqlParameter(_relation_sql(suite, name, batch), relation=True)
         else:
             raise SuiteError(f"{suite.name}: unknown $PARAMETER {name!r}")
     return params
 
 
 def parameter_values(
-    con, suite: Suite, loaded_at: datetime, batch: str | None = None
+    con,
+    suite: Suite,
+    loaded_at: datetime,
+    batch: str | None = None,
+    relations: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The same parameters as Python values, for Great Expectations.
-
-    With `batch` (the relation GX validates), a relation used only as a value set holds just
-    the values the batch has in the columns checked against it (a semi-join in DuckDB): the
-    others cannot change an outcome, and the relation may be every order ever loaded."""
+    """The same parameters as Python values, for Great Expectations (`batch`: see
+    `_relation_sql`). `relations` may name, per relation parameter, a table already holding
+    its values (a superset of those `batch` needs), read instead of the parameter's query."""
     values: dict[str, Any] = {}
     for name in suite.parameters:
         if name == "latest_plausible":
             values[name] = latest_plausible(loaded_at)
         elif name in RELATION_PARAMETERS:
-            sql = RELATION_PARAMETERS[name]
-            users = [r for r in suite.rules if name in r.parameters]
-            if batch is not None and all(
-                r.kwargs.get("value_set") == {"$PARAMETER": name} for r in users
-            ):
-                held = " union ".join(
-                    f"select {_ident(r.kwargs['column'])} from {batch}" for r in users
-                )
-                sql = f"select v from ({sql}) as p(v) where v in ({held})"
+            source = (relations or {}).get(name)
+            sql = _relation_sql(suite, name, batch, source and f"select * from {source}")
             values[name] = [r[0] for r in con.execute(sql).fetchall()]
         else:
             raise SuiteError(f"{suite.name}: unknown $PARAMETER {name!r}")
     return values
+
+
+def _relation_sql(suite: Suite, name: str, batch: str | None, source: str | None = None) -> str:
+    """A relation parameter's distinct values (from `source`, else its query). With `batch`
+    (the relation checked against it), a relation used only as a value set holds just the
+    values the batch has in the columns checked against it (a semi-join in DuckDB): the others
+    cannot change an outcome, and the relation may be every order ever loaded."""
+    sql = source or RELATION_PARAMETERS[name]
+    users = [r for r in suite.rules if name in r.parameters]
+    if batch is not None and all(r.kwargs.get("value_set") == {"$PARAMETER": name} for r in users):
+        held = " union ".join(f"select {_ident(r.kwargs['column'])} from {batch}" for r in users)
+        return f"select distinct v from ({sql}) as p(v) where v in ({held})"
+    return f"select distinct v from ({sql}) as p(v)"

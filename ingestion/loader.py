@@ -549,19 +549,32 @@ def _load_group(
 def _check_rows(con, suite: rules.Suite, loaded_at: datetime) -> None:
     """`_checked`: `_typed` plus, per row rule i, `_u<i>` (GX counts the row as unexpected)
     and `_q<i>` (the rule quarantines it), and `_reasons`: every quarantine reason in suite
-    order (a row that did not parse has only its `parse:` reason)."""
-    params = rules.sql_parameters(suite, loaded_at)
-    unexpected, quarantine, reasons = [], [], []
+    order (a row that did not parse has only its `parse:` reason).
+
+    A value-set parameter (the known order ids) is first cut to the values the batch holds,
+    and the rows of repeated keys are listed per uniqueness rule (`_dup<i>`); both tables are
+    small, where the relation (every order loaded) or a window over the batch is not."""
+    params = rules.sql_parameters(suite, loaded_at, batch="_typed")
+    for name, param in params.items():
+        if param.relation:
+            table = _PARAMETER_TABLES[name]
+            con.execute(f"create or replace temp table {table} as {param.sql}")
+            params[name] = rules.SqlParameter(f"select * from {table}", relation=True)
+    flags, copies, joins, reasons = [], [], [], []
     for rule in suite.row_rules:
         i = rule.index
-        unexpected.append(
-            f"coalesce(_parse_reason is null and {rule.unexpected_sql(params)}, false) as _u{i}"
-        )
-        quarantine.append(
-            f"coalesce(_parse_reason is null and {rule.quarantine_sql(params)}, false) as _q{i}"
-            if rule.is_unique
-            else f"_u{i} as _q{i}"
-        )
+        if rule.is_unique:
+            con.execute(f"create or replace temp table _dup{i} as {rule.duplicates_sql('_typed')}")
+            joins.append(
+                f"left join _dup{i} on t._file = _dup{i}._file "
+                f"and t._row_number = _dup{i}._row_number"
+            )
+            flags.append(f"_dup{i}._file is not null as _u{i}")
+            flags.append(f"coalesce(_dup{i}._quarantine, false) as _q{i}")
+        else:
+            predicate = rule.unexpected_sql(params)
+            flags.append(f"coalesce(t._parse_reason is null and {predicate}, false) as _u{i}")
+            copies.append(f"_u{i} as _q{i}")
         if rule.severity == "quarantine":
             reasons.append(f"case when _q{i} then {_sql_str(rule.reason)} end")
     listing = f"[{', '.join(reasons)}]" if reasons else "[]::varchar[]"
@@ -572,8 +585,12 @@ def _check_rows(con, suite: rules.Suite, loaded_at: datetime) -> None:
                 else list_filter({listing}, lambda r: r is not null)
             end as _reasons
         from (
-            select *, {", ".join(quarantine)}
-            from (select *, {", ".join(unexpected)} from _typed))""")
+            select *{"".join(", " + c for c in copies)}
+            from (select t.*, {", ".join(flags)} from _typed as t {" ".join(joins)}))""")
+
+
+# Per relation parameter, the temp table of its values cut to the group being loaded.
+_PARAMETER_TABLES = {name: f"_param_{name}" for name in rules.RELATION_PARAMETERS}
 
 
 def _batch_stats(con, row_rules) -> dict[int, dict[str, int]]:
@@ -628,7 +645,10 @@ def _validate(con, suite: rules.Suite, loaded: list[FileResult], stats, loaded_a
     started = time.perf_counter()
     gx_results, error = {}, None
     try:
-        values = rules.parameter_values(con, suite, loaded_at, batch="_gx_batch")
+        # The value sets _check_rows cut to this group hold every value the sample can need.
+        values = rules.parameter_values(
+            con, suite, loaded_at, batch="_gx_batch", relations=_PARAMETER_TABLES
+        )
         chunks = gx_validate.frames(con, suite, "_gx_batch", rows)
         for result in gx_validate.validate_frames(suite, chunks, values):
             gx_results[(result.batch_id, result.reason)] = result
@@ -743,7 +763,10 @@ def _gx_sample(con, suite: rules.Suite, listing: str, rows: int, sample: int | N
             f" and ({flagged} or _row_number <= {GX_FIRST_ROWS_PER_FILE} "
             f"or hash(_file, _row_number) % 1000000 < {per_million})"
         )
-    con.execute(f"create or replace temp table _gx_batch as select * from _checked where {where}")
+    columns = ", ".join(f'"{name}"' for name in rules.frame_columns(suite.entity))
+    con.execute(
+        f"create or replace temp table _gx_batch as select {columns} from _checked where {where}"
+    )
     return con.execute("select count(*) from _gx_batch").fetchone()[0]
 
 
