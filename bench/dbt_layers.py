@@ -4,7 +4,8 @@ dbt runs nodes in parallel (RETENTION_DBT_THREADS), so per-node times overlap an
 exceed the wall time. Each moment of the build is therefore shared equally among the nodes
 running at that moment ("attributed" seconds): the layers then add up to the time dbt was busy,
 and the rest of the wall time is dbt's own overhead (start-up, parsing, connecting). The plain
-sum of node execution times is kept as well.
+sum of node execution times is kept as well, and the same seconds per resource type (models,
+data tests, unit tests, seeds) and for the slowest nodes.
 
 Layers are the model folders (staging, intermediate, marts, audiences) plus `seeds`; a data or
 unit test counts in the layer of the model it tests; the predictive model
@@ -18,6 +19,7 @@ from typing import Any
 
 CLV_MODEL = "customer_clv_predictions"
 LAYERS = ("seeds", "staging", "intermediate", "marts", "clv_model", "audiences")
+SLOWEST = 10  # nodes listed by attributed seconds
 
 
 def layer_of(unique_id: str, manifest: dict[str, Any]) -> str:
@@ -102,6 +104,23 @@ def summarise(
         layer["node_seconds"] += float(result.get("execution_time") or 0.0)
         layer["nodes"] += 1
     busy = sum(shares.values())
+    by_kind: dict[str, dict[str, Any]] = {}
+    for result in results:
+        kind = result["unique_id"].split(".", 1)[0]
+        entry = by_kind.setdefault(kind, {"seconds": 0.0, "nodes": 0})
+        entry["seconds"] += shares.get(result["unique_id"], 0.0)
+        entry["nodes"] += 1
+    slowest = [
+        {
+            "node": uid.split(".", 2)[-1],
+            "kind": uid.split(".", 1)[0],
+            "seconds": seconds,
+            "execution_seconds": next(
+                float(r.get("execution_time") or 0.0) for r in results if r["unique_id"] == uid
+            ),
+        }
+        for uid, seconds in sorted(shares.items(), key=lambda item: -item[1])[:SLOWEST]
+    ]
     clv = next(
         (r for r in results if manifest["nodes"].get(r["unique_id"], {}).get("name") == CLV_MODEL),
         None,
@@ -109,6 +128,8 @@ def summarise(
     return {
         "layers": layers,
         "busy_seconds": busy,
+        "by_kind": by_kind,
+        "slowest": slowest,
         "overhead": {
             "before_first_node": max(first - started, 0.0),
             "between_nodes": max(last - first - busy, 0.0),

@@ -139,6 +139,21 @@ def render_result(data: dict[str, Any]) -> str:
                 f"- GX validation by table ({phase}): "
                 + ", ".join(f"{t} {s:.1f} s" for t, s in by_table.items())
             )
+    for phase in ("full", "increment"):
+        dbt = stages.get(f"{phase}.dbt_build", {})
+        if dbt.get("by_kind"):
+            lines.append(
+                f"- dbt busy time by resource type ({phase}): "
+                + ", ".join(
+                    f"{kind} {v['seconds']:.1f} s ({v['nodes']})"
+                    for kind, v in sorted(dbt["by_kind"].items(), key=lambda kv: -kv[1]["seconds"])
+                )
+            )
+        if dbt.get("slowest"):
+            lines.append(
+                f"- slowest dbt nodes ({phase}, attributed s): "
+                + ", ".join(f"{n['node']} {n['seconds']:.1f}" for n in dbt["slowest"])
+            )
     overhead = stages.get("full.dbt.overhead", {})
     if "before_first_node" in overhead:
         lines.append(

@@ -173,6 +173,8 @@ def dbt_build(stages: Stages, phase: str, work: Path) -> None:
         statuses=summary["statuses"],
         problems=summary["problems"],
         busy_seconds=summary["busy_seconds"],
+        by_kind=summary["by_kind"],
+        slowest=summary["slowest"],
     )
     for layer in dbt_layers.LAYERS:
         values = summary["layers"].get(layer)

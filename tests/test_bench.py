@@ -4,6 +4,7 @@ two minutes, since even 500 customers make ~4 400 daily files and ~590 dbt nodes
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 import pytest
 
@@ -60,6 +61,51 @@ def test_tests_count_with_the_layer_they_test():
         "test.r.t2": "marts",
         "unit_test.r.u": "staging",
     }
+
+
+def test_summary_splits_busy_time_by_resource_type_and_names_the_slowest_nodes():
+    def result(uid, start, end, execution):
+        stamp = "2026-01-01T00:00:{:06.3f}+00:00"
+        return {
+            "unique_id": uid,
+            "status": "success",
+            "execution_time": execution,
+            "timing": [{"started_at": stamp.format(start), "completed_at": stamp.format(end)}],
+        }
+
+    manifest = {
+        "nodes": {
+            "model.r.big": {"resource_type": "model", "name": "big", "fqn": ["r", "marts", "big"]},
+            "test.r.unique_big": {"resource_type": "test", "attached_node": "model.r.big"},
+        },
+        "unit_tests": {
+            "unit_test.r.big.by_hand": {
+                "resource_type": "unit_test",
+                "depends_on": {"nodes": ["model.r.big"]},
+            }
+        },
+    }
+    # 0-4 the model alone; 4-6 the test and the unit test together; 6-7 the test alone.
+    run_results = {
+        "results": [
+            result("model.r.big", 0, 4, 3.9),
+            result("test.r.unique_big", 4, 7, 2.8),
+            result("unit_test.r.big.by_hand", 4, 6, 1.9),
+        ]
+    }
+    base = datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp()
+    summary = dbt_layers.summarise(run_results, manifest, base - 1, base + 8)
+    assert summary["by_kind"] == {
+        "model": {"seconds": pytest.approx(4.0), "nodes": 1},
+        "test": {"seconds": pytest.approx(2.0), "nodes": 1},
+        "unit_test": {"seconds": pytest.approx(1.0), "nodes": 1},
+    }
+    assert [(n["node"], n["kind"], n["execution_seconds"]) for n in summary["slowest"]] == [
+        ("big", "model", 3.9),
+        ("unique_big", "test", 2.8),
+        ("big.by_hand", "unit_test", 1.9),
+    ]
+    assert [n["seconds"] for n in summary["slowest"]] == pytest.approx([4.0, 2.0, 1.0])
 
 
 def test_aggregate_takes_medians_and_the_peak():
