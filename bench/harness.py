@@ -366,6 +366,11 @@ def run_benchmark(
         "peak_rss_bytes": {
             "whole_run": peak,
             "repeats": [run["peak_rss_bytes"] for run in measured],
+            # At the highest peak, the part held by the benchmark process itself (the rest is
+            # its children: dbt).
+            "root_at_peak": max(measured, key=lambda run: run["peak_rss_bytes"]).get(
+                "peak_root_rss_bytes"
+            ),
             "full": stages["full"]["peak_rss_bytes"],
             "increment": stages["increment"]["peak_rss_bytes"],
             "method": measured[0]["rss_method"],

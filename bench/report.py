@@ -128,7 +128,13 @@ def render_result(data: dict[str, Any]) -> str:
         f"- increment: {data['increment']['share_of_full']:.1%} of the full build "
         f"({data['increment']['rows']:,} new rows)",
         f"- peak RSS of the process tree: {peak['whole_run'] / GIB:.2f} GiB (full build "
-        f"{peak['full'] / GIB:.2f}, increment {peak['increment'] / GIB:.2f}; {peak['method']})",
+        f"{peak['full'] / GIB:.2f}, increment {peak['increment'] / GIB:.2f}; {peak['method']})"
+        + (
+            f"; at the peak the benchmark process held {peak['root_at_peak'] / GIB:.2f} GiB, "
+            f"its children (dbt) {(peak['whole_run'] - peak['root_at_peak']) / GIB:.2f} GiB"
+            if peak.get("root_at_peak")
+            else ""
+        ),
         "- dbt layer times share each moment of the build among the nodes running then, so they "
         "add up to dbt's busy time; tests count with the layer they test",
     ]

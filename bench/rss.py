@@ -18,8 +18,8 @@ PROC = Path("/proc")
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
-def tree_rss(root: int) -> int:
-    """Resident bytes of `root` and all its descendants, right now."""
+def tree_rss(root: int) -> tuple[int, int]:
+    """Resident bytes of `root` and all its descendants, and of `root` alone, right now."""
     parent_of: dict[int, int] = {}
     rss_of: dict[int, int] = {}
     for entry in os.scandir(PROC):
@@ -41,13 +41,15 @@ def tree_rss(root: int) -> int:
         pid = todo.pop()
         total += rss_of.get(pid, 0)
         todo.extend(children.get(pid, ()))
-    return total
+    return total, rss_of.get(root, 0)
 
 
 class Peak:
-    """The largest sample seen while a `TreeMemory.track()` block was open."""
+    """The largest sample seen while a `TreeMemory.track()` block was open, and how much of
+    it the root process itself held then (the rest: its children, e.g. dbt)."""
 
     bytes: int = 0
+    root_bytes: int = 0
 
 
 class TreeMemory:
@@ -67,12 +69,13 @@ class TreeMemory:
         if self.method == "getrusage":
             own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-            value = max(own, kids) * 1024
+            value, root = max(own, kids) * 1024, own * 1024
         else:
-            value = tree_rss(self.root)
+            value, root = tree_rss(self.root)
         with self._lock:
             for peak in self._open:
-                peak.bytes = max(peak.bytes, value)
+                if value > peak.bytes:
+                    peak.bytes, peak.root_bytes = value, root
         return value
 
     def _loop(self) -> None:

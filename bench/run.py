@@ -48,6 +48,7 @@ class Stages:
             finally:
                 record["seconds"] = time.perf_counter() - started
                 record["peak_rss_bytes"] = peak.bytes
+                record["peak_root_rss_bytes"] = peak.root_bytes
 
     def unavailable(self, name: str, reason: str) -> None:
         self.records[name] = {"available": False, "reason": reason}
@@ -279,6 +280,7 @@ def run(world: worlds.World, csv_world: worlds.World | None) -> dict[str, Any]:
     return {
         "stages": stages.records,
         "peak_rss_bytes": memory.peak.bytes,
+        "peak_root_rss_bytes": memory.peak.root_bytes,
         "rss_method": memory.method,
         "loadavg": {"before": loadavg_before, "after": os.getloadavg()},
     }

@@ -4,11 +4,14 @@ two minutes, since even 500 customers make ~4 400 daily files and ~590 dbt nodes
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import datetime, timezone
 
 import pytest
 
-from bench import dbt_layers, harness
+from bench import dbt_layers, harness, rss
 from ingestion.contract import ENTITIES
 
 PHASE_PARTS = ("ingest", "validate", "dbt_build", "clv_holdout", "deliver_files", "publish_bi")
@@ -106,6 +109,27 @@ def test_summary_splits_busy_time_by_resource_type_and_names_the_slowest_nodes()
         ("big.by_hand", "unit_test", 1.9),
     ]
     assert [n["seconds"] for n in summary["slowest"]] == pytest.approx([4.0, 2.0, 1.0])
+
+
+def test_tree_memory_counts_children_apart_from_the_root():
+    # A child holding 200 MiB of written pages: in the tree's total, not in the root's own.
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; b = b'x' * (200 << 20); print('ready', flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        total, root = rss.tree_rss(os.getpid())
+        assert total - root >= 200 << 20
+        assert root < total
+    finally:
+        child.communicate("")
 
 
 def test_aggregate_takes_medians_and_the_peak():
