@@ -405,7 +405,14 @@ def _load_group(
         present = _present_columns(first, con, entity)
         text_columns = _text_projection(entity, first, present)
         con.execute("drop table if exists _rejects; drop table if exists _rejects_scan")
-        scan = _scan_sql(first.format, read_paths, first.delimiter, text_columns, len(first.header))
+        scan = _scan_sql(
+            first.format,
+            read_paths,
+            first.delimiter,
+            text_columns,
+            len(first.header),
+            _json_keys(entity, present),
+        )
         con.execute(f"""
             create or replace temp table _text as
             select * exclude (_global_rn),
@@ -779,7 +786,12 @@ def _has_table(con, name: str) -> bool:
 
 
 def _scan_sql(
-    fmt: str, paths: Sequence[Path], delimiter: str | None, text_columns: list[str], width: int
+    fmt: str,
+    paths: Sequence[Path],
+    delimiter: str | None,
+    text_columns: list[str],
+    width: int,
+    json_keys: Sequence[str] = (),
 ) -> str:
     listing = ", ".join(_sql_str(p) for p in paths)
     projection = ", ".join(text_columns)
@@ -796,7 +808,14 @@ def _scan_sql(
             f"union_by_name = true)"
         )
     if fmt == "jsonl":
-        return f"select {projection}, _file, _global_rn from ({_jsonl_lines(paths)})"
+        # ->> per key would parse every line once per column; one call extracts them all
+        # (same text per key: numbers as written, objects as JSON, null as null).
+        keys = ", ".join(_sql_str("$." + key) for key in json_keys) or "'$.__none__'"
+        return (
+            f"select {projection}, _file, _global_rn from ("
+            f"select *, case when json_valid(line) then json_extract_string(line, [{keys}]) end "
+            f"as _values from ({_jsonl_lines(paths)}))"
+        )
     columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width))
     return (
         f"select {projection}, filename as _file, row_number() over () as _global_rn "
@@ -808,19 +827,24 @@ def _scan_sql(
     )
 
 
-def _text_projection(entity: Entity, sniffed: files.Sniffed, present: dict[str, str]) -> list[str]:
-    """Every contract column as text (null when the file lacks it), named by the contract."""
+def _json_keys(entity: Entity, present: dict[str, str]) -> list[str]:
+    """The keys of a JSONL file read for the contract columns, in contract order."""
     by_contract = {name: raw for raw, name in present.items()}
+    return [by_contract[c.name] for c in entity.columns if c.name in by_contract]
+
+
+def _text_projection(entity: Entity, sniffed: files.Sniffed, present: dict[str, str]) -> list[str]:
+    """Every contract column as text (null when the file lacks it), named by the contract.
+    A JSONL line is parsed once for all its keys (`_values`, see `_scan_sql`)."""
+    by_contract = {name: raw for raw, name in present.items()}
+    json_index = {raw: i for i, raw in enumerate(_json_keys(entity, present), start=1)}
     projection = []
     for column in entity.columns:
         raw = by_contract.get(column.name)
         if raw is None:
             projection.append(f"null::varchar as {column.name}")
         elif sniffed.format == "jsonl":
-            projection.append(
-                f"case when json_valid(line) then line ->> "
-                f"{_sql_str('$.' + raw)} end as {column.name}"
-            )
+            projection.append(f"_values[{json_index[raw]}] as {column.name}")
         else:
             projection.append(f"{_ident(raw)}::varchar as {column.name}")
     return projection
