@@ -195,6 +195,7 @@ def load_files(
     loaded_at = datetime.now().replace(microsecond=0)
     results: list[FileResult] = []
     readable: list[tuple[files.Sniffed, str]] = []
+    loaded = _loaded_contents(con, entity)
     for path, label in items:
         try:
             sniffed = files.sniff(path)
@@ -203,12 +204,13 @@ def load_files(
         except (files.UnreadableFile, OSError) as exc:
             results.append(_reject(con, entity, path, label, None, str(exc), rejected, loaded_at))
             continue
-        seen = _seen(con, entity, label, sniffed.sha256)
-        if seen == "same":
+        labels = loaded.get(sniffed.sha256)
+        if labels and label in labels:
             results.append(FileResult(entity.table, label, "skipped"))
             continue
-        if seen == "duplicate":
+        if labels:
             results.append(_record_duplicate(con, entity, sniffed, label, loaded_at))
+            labels.add(label)
             continue
         missing = suite.missing_columns(set(_present_columns(sniffed, con, entity).values()))
         if missing:
@@ -269,15 +271,17 @@ def _duckdb_reason(exc: Exception) -> str:
     return f"DuckDB could not read the file: {str(exc).splitlines()[0]}"
 
 
-def _seen(con, entity: Entity, label: str, sha256: str) -> str | None:
-    row = con.execute(
-        f"select max((source_file = ?)::int) from {LEDGER} "
-        "where entity = ? and sha256 = ? and status in ('loaded', 'duplicate')",
-        [label, entity.qualified_name, sha256],
-    ).fetchone()
-    if row[0] is None:
-        return None
-    return "same" if row[0] == 1 else "duplicate"
+def _loaded_contents(con, entity: Entity) -> dict[str, set[str]]:
+    """Per sha256, the labels (files) whose content the ledger holds as loaded or duplicate:
+    read once per call of `load_files`, not once per file."""
+    loaded: dict[str, set[str]] = {}
+    for sha256, label in con.execute(
+        f"select sha256, source_file from {LEDGER} "
+        "where entity = ? and status in ('loaded', 'duplicate')",
+        [entity.qualified_name],
+    ).fetchall():
+        loaded.setdefault(sha256, set()).add(label)
+    return loaded
 
 
 def _present_columns(sniffed: files.Sniffed, con, entity: Entity) -> dict[str, str]:
