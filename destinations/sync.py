@@ -9,7 +9,9 @@ For one destination × audience (:func:`sync_one`):
 3. *already_delivered* (nothing sent) when the sync log holds a success for this run id;
 4. the consented rows are read (:mod:`destinations.consent`, checked twice), shaped by the
    kind, hashed (:func:`destinations.rows.row_hash`) and compared with the destination's
-   snapshot in ``audiences.destination_state``: added, changed, removed;
+   snapshot in ``audiences.destination_state``: added, changed, removed. Rows that are the
+   audience's own columns (``Kind.delivers_columns``) stay an Arrow table, hashed column by
+   column (:class:`destinations.rows.RowTable`); row dicts are built only if the kind reads them;
 5. the kind delivers (diff mode: the changes; full mode: everything, plus removals), retried
    ``attempts`` times ``retry_delay_seconds`` apart; a failure is logged with a redacted error
    and the next destination goes on;
@@ -22,14 +24,22 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from destinations import consent, state
 from destinations.config import Config, Destination, load_config
 from destinations.kinds import Change, Plan, make
 from destinations.redact import redact
-from destinations.rows import AudienceError, AudienceMissing, audience_run, read_audience, row_hash
+from destinations.rows import (
+    AudienceError,
+    AudienceMissing,
+    LazyRows,
+    RowTable,
+    audience_run,
+    read_audience,
+    row_hash,
+)
 from destinations.state import SyncResult, utcnow
 
 LOG = logging.getLogger("destinations")
@@ -122,29 +132,41 @@ def _deliver(con, destination, audience, kind, result, finish, run_tag, log, sle
 
     try:
         data = read_audience(con, audience, destination.purpose)
-        consent.check(data.rows, destination.purpose)  # the SQL filter, checked again
+        consent.check_table(data.table, destination.purpose)  # the SQL filter, checked again
+        columns = kind.columns(list(data.columns))
+        if kind.delivers_columns:  # hashed column by column; dicts only if the kind reads them
+            ids = data.customer_ids
+            current: Sequence[tuple[str, dict[str, Any]]] = LazyRows(
+                ids, lambda: [kind.project(row, columns) for row in data.rows]
+            )
+            table = RowTable(
+                columns, ids, data.table, lambda name: [row[name] for _, row in current]
+            )
+            hashes = table.hashes()
+        else:
+            current, table = [], None
+            for row in data.rows:  # checked for consent as they are read
+                delivered = kind.project(row, columns)
+                if delivered is None:
+                    result.rows_excluded += 1
+                else:
+                    current.append((str(row["customer_id"]), delivered))
+            ids = [cid for cid, _ in current]
+            hashes = [row_hash(row) for _, row in current]
     except (AudienceError, consent.ConsentViolation) as exc:
         return finish(state.FAILED, str(exc))
 
-    columns = kind.columns(list(data.columns))
-    current: list[tuple[str, dict[str, Any]]] = []
-    for row in data.rows:
-        delivered = kind.project(row, columns)
-        if delivered is None:
-            result.rows_excluded += 1
-        else:
-            current.append((str(row["customer_id"]), delivered))
-    hashes = {cid: row_hash(row) for cid, row in current}
     previous = state.load_state(con, destination.name, audience)
     added, changed = [], []
-    for cid, row in current:
-        if cid not in previous:
-            added.append(Change("added", cid, row))
-        elif previous[cid][0] != hashes[cid]:
-            changed.append(Change("changed", cid, row, previous[cid][1]))
-    now = {cid for cid, _ in current}
+    for cid, digest in zip(ids, hashes, strict=True):
+        before = previous.get(cid)
+        if before is None:
+            added.append(Change("added", cid))
+        elif before[0] != digest:
+            changed.append(Change("changed", cid, before[1]))
+    now = set(ids)
     removed = [
-        Change("removed", cid, None, payload)
+        Change("removed", cid, payload)
         for cid, (_, payload) in sorted(previous.items())
         if cid not in now
     ]
@@ -162,6 +184,7 @@ def _deliver(con, destination, audience, kind, result, finish, run_tag, log, sle
         con=con,
         log=log,
         secrets=secrets,
+        table=table,
     )
     result.rows_total = len(current)
     result.rows_added, result.rows_changed, result.rows_removed = (
@@ -194,9 +217,9 @@ def _deliver(con, destination, audience, kind, result, finish, run_tag, log, sle
         k: redact(v, secrets) if isinstance(v, str) else v for k, v in outcome.details.items()
     }
     result.finished_at = utcnow()
-    entries = {cid: (hashes[cid], kind.removal_payload(row)) for cid, row in current}
+    payloads = None if kind.delivers_columns else [kind.removal_payload(r) for _, r in current]
     try:
-        state.commit_success(con, result, entries)
+        state.commit_success(con, result, ids, hashes, payloads)
     except Exception as exc:
         raise RuntimeError(
             f"delivered, but the state could not be saved ({exc}); the next run sends these "

@@ -98,9 +98,10 @@ class _CustomerList(Kind):
 
     def _removal_rows(self, plan: Plan) -> list[dict[str, Any]]:
         out = []
+        now = dict(plan.current)
         for change in sorted([*plan.removed, *plan.changed], key=lambda c: c.customer_id):
             old = change.previous or {}
-            new = change.row or {}
+            new = now.get(change.customer_id) or {}
             gone = {
                 h: old.get(h)
                 for h in (self.email_header, self.phone_header)

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from destinations import consent
 from destinations.config import Destination
+from destinations.rows import RowTable
 
 
 @dataclass(frozen=True)
 class Change:
-    """One customer's change since the destination's last successful delivery."""
+    """One customer's change since the destination's last successful delivery (the row as
+    delivered now, unless removed, is the customer's in ``Plan.current``)."""
 
-    change: str  # added | changed | removed | unchanged
+    change: str  # added | changed | removed
     customer_id: str
-    row: dict[str, Any] | None  # the delivered row now (None when removed)
     previous: dict[str, Any] | None = None  # the removal payload kept from the last delivery
 
 
@@ -32,13 +33,16 @@ class Plan:
     as_of_date: dt.date | None
     mode: str  # diff | full
     columns: list[tuple[str, str]]  # delivered columns and their DuckDB types
-    current: list[tuple[str, dict[str, Any]]]  # every deliverable row, by customer_id
+    current: Sequence[tuple[str, dict[str, Any]]]  # every deliverable row, by customer_id
     added: list[Change]
     changed: list[Change]
     removed: list[Change]
     con: Any = None  # the warehouse connection (webhook batch ledger)
     log: logging.Logger | Any = None
     secrets: list[str] = field(default_factory=list)
+    # ``current`` column by column when the kind delivers the audience's columns as they are
+    # (Kind.delivers_columns); its row dicts are then built only if the kind reads them.
+    table: RowTable | None = None
 
     @property
     def changes(self) -> list[Change]:
@@ -90,6 +94,14 @@ class Kind:
         row is consented and not in the control group) and the excluded columns."""
         dropped = {*consent.CONSENT_COLUMNS, *self.destination.exclude_columns}
         return [(c, t) for c, t in source if c not in dropped]
+
+    @property
+    def delivers_columns(self) -> bool:
+        """Whether a delivered row is just the audience row's ``columns`` and nothing is kept to
+        remove it (``project`` and ``removal_payload`` as here): the sync then hashes the rows
+        column by column and hands the kind ``Plan.table``."""
+        cls = type(self)
+        return cls.project is Kind.project and cls.removal_payload is Kind.removal_payload
 
     def project(self, row: Mapping[str, Any], columns: list[tuple[str, str]]) -> dict | None:
         """The row as delivered; ``None`` when it cannot be delivered (no identifier)."""

@@ -22,6 +22,11 @@ CRLF, and text starting with ``= + - @`` prefixed with ``'`` so Excel shows it i
 evaluating it (phones like ``+7 (915) …``; formula injection); ``1c`` — cp1251, ``;``, CRLF and
 decimal commas, values as they are, for 1C:Enterprise imports. Characters cp1251 cannot encode
 become ``?`` and the manifest counts the rows affected. Parquet and JSONL carry values as is.
+
+The files are made column by column from the delivery's :class:`destinations.rows.RowTable`:
+Arrow compute turns each column into its cells and joins them into lines, byte for byte what
+``csv.writer``, ``json.dumps`` and ``pa.Table.from_pylist`` made of the row dicts, which are
+still what a column of any other type is written from.
 """
 
 from __future__ import annotations
@@ -38,14 +43,25 @@ import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from destinations.config import export_dir
 from destinations.kinds.base import Kind, Outcome, Plan
-from destinations.rows import jsonable
+from destinations.rows import (
+    BATCH_ROWS,
+    RowTable,
+    any_byte,
+    isoformat_texts,
+    join_rows,
+    json_object_parts,
+    json_strings,
+    jsonable,
+    text_buffers,
+)
 
 FORMATS = {"csv": "csv", "parquet": "parquet", "jsonl": "jsonl"}
 DIALECTS = {
@@ -136,6 +152,117 @@ def csv_cell(value: Any, decimal_sep: str = ".") -> str:
     return str(value)
 
 
+def _cell(value: Any, spec: Mapping[str, Any]) -> str:
+    """csv_cell, with the dialect's Excel formula guard."""
+    cell = csv_cell(value, spec["decimal"])
+    if spec["guard"] and isinstance(value, str) and cell.startswith(FORMULA_START):
+        cell = "'" + cell
+    return cell
+
+
+def _char_class(chars: Iterable[str]) -> str:
+    """An RE2 character class of exactly ``chars``."""
+    return "[" + "".join(f"\\x{{{ord(c):x}}}" for c in chars) + "]"
+
+
+def _quote(cells: pa.Array, delimiter: str) -> pa.Array:
+    """Cells as csv.writer (QUOTE_MINIMAL) writes them: a cell holding the delimiter, a quote,
+    CR or LF in quotes, its quotes doubled."""
+    special = (delimiter, '"', "\r", "\n")
+    if not any_byte(cells, "".join(special).encode()):
+        return cells
+    quote = pc.match_substring_regex(cells, _char_class(special))
+    quoted = pc.binary_join_element_wise('"', pc.replace_substring(cells, '"', '""'), '"', "")
+    return pc.if_else(quote, quoted, cells)
+
+
+def _csv_python(values: list[Any], spec: Mapping[str, Any]) -> pa.Array:
+    return _quote(pa.array([_cell(v, spec) for v in values], pa.string()), spec["delimiter"])
+
+
+def _csv_strings(strings: pa.Array, spec: Mapping[str, Any]) -> pa.Array:
+    """_cell of each string (null: empty), quoted."""
+    if spec["guard"]:
+        formula = pc.match_substring_regex(strings, "^" + _char_class(FORMULA_START))
+        strings = pc.if_else(formula, pc.binary_join_element_wise("'", strings, ""), strings)
+    return _quote(pc.fill_null(strings, ""), spec["delimiter"])
+
+
+def _decimal_texts(decimals: pa.Array) -> pa.Array:
+    """format(value, "f") of each Decimal: Arrow's text, except where it uses an exponent
+    ("0E-10"), which has the same digits and exponent as the Decimal."""
+    texts = decimals.cast(pa.string())
+    exponent = pc.fill_null(pc.match_substring(texts, "E"), False)
+    if pc.any(exponent).as_py():
+        plain = [format(decimal.Decimal(t), "f") for t in texts.filter(exponent).to_pylist()]
+        texts = pc.replace_with_mask(texts, exponent, pa.array(plain, pa.string()))
+    return texts
+
+
+def _csv_cells(table: RowTable, name: str, spec: Mapping[str, Any]) -> pa.Array:
+    """_cell of each value of a column, quoted."""
+    arrow = table.arrow(name)
+    if arrow is None:
+        return _csv_python(table.values(name), spec)
+    category, array = arrow
+    if category == "str":
+        return _csv_strings(array, spec)
+    if category in ("float", "decimal"):  # repr(float) and format(Decimal, "f")
+        cells = table.float_texts(name) if category == "float" else _decimal_texts(array)
+        if spec["decimal"] != ".":
+            cells = pc.replace_substring(cells, ".", spec["decimal"])
+    elif category in ("date", "timestamp"):
+        cells = isoformat_texts(array)
+    else:  # bool, int: Arrow writes true/false and digits, as Python does
+        cells = array.cast(pa.string())
+    return _quote(pc.fill_null(cells, ""), spec["delimiter"])
+
+
+def _write_lines(fh: BinaryIO, lines: pa.Array, encoding: str) -> int:
+    """Write ``lines`` in ``encoding``; returns how many hold characters it cannot encode
+    (written as ``?``)."""
+    offsets, data = text_buffers(lines)
+    text = data[offsets[0] : offsets[-1]]
+    if encoding == "utf-8":  # Arrow text is UTF-8 already
+        fh.write(text)
+        return 0
+    try:
+        fh.write(str(text, "utf-8").encode(encoding))
+        return 0
+    except UnicodeEncodeError:  # line by line, to count the rows affected
+        replaced = 0
+        for line in lines.to_pylist():
+            try:
+                fh.write(line.encode(encoding))
+            except UnicodeEncodeError:
+                fh.write(line.encode(encoding, errors="replace"))
+                replaced += 1
+        return replaced
+
+
+def _write_csv(
+    path: Path, header: list[str], cells: list[pa.Array], rows: int, spec: Mapping[str, Any]
+) -> dict[str, int]:
+    if len(cells) == 1:  # csv.writer writes a row of one empty cell as ""
+        cells = [pc.if_else(pc.equal(cells[0], ""), '""', cells[0])]
+    parts: list[str | pa.Array] = []
+    for i, column in enumerate(cells):
+        parts += [spec["delimiter"], column] if i else [column]
+    parts.append("\r\n")
+    encoding = "utf-8" if spec["encoding"] == "utf-8-sig" else spec["encoding"]
+    head = io.StringIO()
+    csv.writer(head, delimiter=spec["delimiter"], lineterminator="\r\n").writerow(header)
+    replaced = 0
+    with path.open("wb") as fh:
+        if spec["encoding"] == "utf-8-sig":
+            fh.write(b"\xef\xbb\xbf")
+        fh.write(head.getvalue().encode(encoding, errors="replace"))
+        for start in range(0, rows, BATCH_ROWS):
+            lines = join_rows(parts, start, min(rows, start + BATCH_ROWS))
+            replaced += _write_lines(fh, lines, encoding)
+    return {"rows": rows, "encoding_replacements": replaced}
+
+
 def write_csv(
     path: Path,
     columns: list[str],
@@ -144,48 +271,16 @@ def write_csv(
 ) -> dict[str, int]:
     """Write ``rows`` as CSV; returns ``{"rows": n, "encoding_replacements": rows_affected}``."""
     spec = DIALECTS[dialect]
-    n = replaced = 0
+    rows = list(rows)
+    cells = [_csv_python([row.get(c) for row in rows], spec) for c in columns]
+    return _write_csv(path, columns, cells, len(rows), spec)
+
+
+def _write_jsonl(path: Path, parts: list[str | pa.Array], rows: int) -> dict[str, int]:
     with path.open("wb") as fh:
-        if spec["encoding"] == "utf-8-sig":
-            fh.write(b"\xef\xbb\xbf")
-        encoding = "utf-8" if spec["encoding"] == "utf-8-sig" else spec["encoding"]
-        buffer = io.StringIO()
-        out = csv.writer(buffer, delimiter=spec["delimiter"], lineterminator="\r\n")
-
-        def flush_line(cells: list[str]) -> bool:
-            buffer.seek(0)
-            buffer.truncate()
-            out.writerow(cells)
-            line = buffer.getvalue()
-            try:
-                fh.write(line.encode(encoding))
-                return False
-            except UnicodeEncodeError:
-                fh.write(line.encode(encoding, errors="replace"))
-                return True
-
-        flush_line(columns)
-        for row in rows:
-            cells = []
-            for c in columns:
-                value = row.get(c)
-                cell = csv_cell(value, spec["decimal"])
-                if spec["guard"] and isinstance(value, str) and cell.startswith(FORMULA_START):
-                    cell = "'" + cell
-                cells.append(cell)
-            replaced += flush_line(cells)
-            n += 1
-    return {"rows": n, "encoding_replacements": replaced}
-
-
-def write_jsonl(path: Path, columns: list[str], rows: Iterable[Mapping[str, Any]]) -> dict:
-    n = 0
-    with path.open("w", encoding="utf-8", newline="\n") as fh:
-        for row in rows:
-            fh.write(json.dumps(jsonable({c: row.get(c) for c in columns}), ensure_ascii=False))
-            fh.write("\n")
-            n += 1
-    return {"rows": n}
+        for start in range(0, rows, BATCH_ROWS):
+            _write_lines(fh, join_rows(parts, start, min(rows, start + BATCH_ROWS)), "utf-8")
+    return {"rows": rows}
 
 
 _ARROW_TYPES = {
@@ -220,28 +315,19 @@ def arrow_type(duckdb_type: str) -> pa.DataType | None:
     return _ARROW_TYPES.get(t)
 
 
-def write_parquet(
-    path: Path, columns: list[tuple[str, str]], rows: Iterable[Mapping[str, Any]]
-) -> dict:
-    fields, converters = [], []
-    for name, duck in columns:
-        typ = arrow_type(duck)
-        if duck.upper() in ("HUGEINT", "UHUGEINT"):  # 128-bit integers: exact as decimals
-            fields.append(pa.field(name, pa.decimal128(38, 0)))
-            converters.append(lambda v: None if v is None else decimal.Decimal(v))
-        elif typ is None:  # anything exotic travels as JSON text
-            fields.append(pa.field(name, pa.string()))
-            converters.append(lambda v: None if v is None else json.dumps(jsonable(v)))
-        else:
-            fields.append(pa.field(name, typ))
-            converters.append(lambda v: str(v) if isinstance(v, uuid.UUID) else v)
-    schema = pa.schema(fields)
-    data = [
-        {name: conv(row.get(name)) for (name, _), conv in zip(columns, converters, strict=True)}
-        for row in rows
-    ]
-    pq.write_table(pa.Table.from_pylist(data, schema=schema), path, compression="zstd")
-    return {"rows": len(data)}
+def _parquet_type(duckdb_type: str) -> tuple[pa.DataType, Callable[[Any], Any]]:
+    """The Parquet column type of a DuckDB type, and how a Python value is converted to it."""
+    if duckdb_type.upper() in ("HUGEINT", "UHUGEINT"):  # 128-bit integers: exact as decimals
+        return pa.decimal128(38, 0), lambda v: None if v is None else decimal.Decimal(v)
+    typ = arrow_type(duckdb_type)
+    if typ is None:  # anything exotic travels as JSON text
+        return pa.string(), lambda v: None if v is None else json.dumps(jsonable(v))
+    return typ, lambda v: str(v) if isinstance(v, uuid.UUID) else v
+
+
+def write_parquet(path: Path, names: list[str], arrays: list[pa.Array], rows: int) -> dict:
+    pq.write_table(pa.Table.from_arrays(arrays, names=names), path, compression="zstd")
+    return {"rows": rows}
 
 
 def write_manifest(files: AtomicFiles, name: str, manifest: dict[str, Any]) -> None:
@@ -321,37 +407,29 @@ class FilesKind(Kind):
         dialect = self.destination.options.get("csv_dialect", "excel")
         columns = plan.columns
         names = [c for c, _ in columns]
-        full_rows = [row for _, row in plan.current]
-        change_columns = [("change", "VARCHAR"), *columns]
-        change_rows = [
-            {"change": c.change, **c.row}
-            if c.row is not None
-            else {"change": c.change, "audience_name": plan.audience, "customer_id": c.customer_id}
-            for c in plan.changes
-        ]
+        table = plan.table
+        if table is None:  # a subclass shaping rows itself: written from the row dicts
+            rows = [row for _, row in plan.current]
+            table = RowTable(
+                columns, [cid for cid, _ in plan.current], None, lambda c: [r.get(c) for r in rows]
+            )
+        changes = _Changes(plan, table)
         files = AtomicFiles(folder)
         described = []
         try:
             for fmt in self.formats:
-                for suffix, cols, rows in (
-                    ("", columns, full_rows),
-                    (".changes", change_columns, change_rows),
-                ):
+                if fmt == "csv":
+                    writers = _csv_writers(table, changes, DIALECTS[dialect])
+                elif fmt == "parquet":
+                    writers = _parquet_writers(table, changes)
+                else:
+                    writers = _jsonl_writers(table, changes)
+                for suffix, write in zip(("", ".changes"), writers, strict=True):
                     name = f"{stem}{suffix}.{FORMATS[fmt]}"
-                    col_names = [c for c, _ in cols]
                     stats: dict[str, int] = {}
-
-                    def writer(
-                        path, fmt=fmt, cols=cols, col_names=col_names, rows=rows, stats=stats
-                    ):
-                        if fmt == "csv":
-                            stats.update(write_csv(path, col_names, rows, dialect))
-                        elif fmt == "parquet":
-                            stats.update(write_parquet(path, cols, rows))
-                        else:
-                            stats.update(write_jsonl(path, col_names, rows))
-
-                    temp = files.write(name, writer)
+                    temp = files.write(
+                        name, lambda path, write=write, stats=stats: stats.update(write(path))
+                    )
                     described.append(describe(temp, name, fmt, stats))
             manifest = base_manifest(plan, self.name) | {
                 "csv_dialect": dialect if "csv" in self.formats else None,
@@ -368,3 +446,92 @@ class FilesKind(Kind):
             files=[str(p) for p in written],
             details={"folder": str(folder), "manifest": str(folder / f"{stem}.manifest.json")},
         )
+
+
+class _Changes:
+    """The rows of a ``.changes`` file, by customer_id: the change, the row of the full table
+    each repeats (null when removed) and the keys a removed customer still carries."""
+
+    def __init__(self, plan: Plan, table: RowTable) -> None:
+        changes = plan.changes
+        position = {cid: i for i, cid in enumerate(table.ids)}
+        self.change = pa.array([c.change for c in changes], pa.string())
+        self.rows = pa.array(
+            [None if c.change == "removed" else position[c.customer_id] for c in changes],
+            pa.int64(),
+        )
+        self.removed = pc.is_null(self.rows)
+        gone = [c.customer_id for c in changes if c.change == "removed"]
+        self.keys = {"audience_name": [plan.audience] * len(gone), "customer_id": gone}
+
+    def __len__(self) -> int:
+        return len(self.change)
+
+    def take(
+        self, column: pa.Array, name: str, encode: Callable[[list[str]], pa.Array]
+    ) -> pa.Array:
+        """``column`` (values or their text) for each change; in a removed row the key as
+        ``encode`` makes it, null otherwise."""
+        taken = column.take(self.rows)
+        if self.keys.get(name):
+            taken = pc.replace_with_mask(taken, self.removed, encode(self.keys[name]))
+        return taken
+
+
+Writers = tuple[Callable[[Path], dict[str, int]], Callable[[Path], dict[str, int]]]
+
+
+def _csv_writers(table: RowTable, changes: _Changes, spec: Mapping[str, Any]) -> Writers:
+    """(full file, changes file) writers; a column's cells are made once for both."""
+    cells = [_csv_cells(table, name, spec) for name in table.names]
+    change_cells = [_csv_strings(changes.change, spec)] + [
+        pc.fill_null(changes.take(c, name, lambda keys: _csv_python(keys, spec)), "")
+        for name, c in zip(table.names, cells, strict=True)
+    ]
+    return (
+        lambda path: _write_csv(path, table.names, cells, len(table), spec),
+        lambda path: _write_csv(path, ["change", *table.names], change_cells, len(changes), spec),
+    )
+
+
+def _jsonl_writers(table: RowTable, changes: _Changes) -> Writers:
+    texts = [table.json(name) for name in table.names]
+
+    def encode(keys: list[str]) -> pa.Array:
+        return json_strings(pa.array(keys, pa.string()))
+
+    full = json_object_parts(list(zip(table.names, texts, strict=True)))
+    change = json_object_parts(
+        [("change", json_strings(changes.change))]
+        + [
+            (name, pc.fill_null(changes.take(t, name, encode), "null"))
+            for name, t in zip(table.names, texts, strict=True)
+        ]
+    )
+    full[-1] += "\n"
+    change[-1] += "\n"
+    return (
+        lambda path: _write_jsonl(path, full, len(table)),
+        lambda path: _write_jsonl(path, change, len(changes)),
+    )
+
+
+def _parquet_writers(table: RowTable, changes: _Changes) -> Writers:
+    arrays, change_arrays = [], [changes.change]
+    for name, duckdb_type in table.columns:
+        typ, convert = _parquet_type(duckdb_type)
+        arrow = table.arrow(name)
+        if arrow is not None:
+            array = arrow[1].cast(typ)
+        else:
+            array = pa.array([convert(v) for v in table.values(name)], typ)
+        arrays.append(array)
+        change_arrays.append(
+            changes.take(
+                array, name, lambda keys, t=typ, f=convert: pa.array([f(k) for k in keys], t)
+            )
+        )
+    return (
+        lambda path: write_parquet(path, table.names, arrays, len(table)),
+        lambda path: write_parquet(path, ["change", *table.names], change_arrays, len(changes)),
+    )
