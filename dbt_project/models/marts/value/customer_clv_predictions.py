@@ -49,5 +49,7 @@ def model(dbt, session):
         monthly_discount_rate=float(dbt.config.get("clv_monthly_discount_rate")),
     )
     scored["as_of_date"] = stats["as_of_date"].iloc[0] if len(stats) else None
-    scored["model_fit"] = json.dumps(fit, default=float, sort_keys=True)
-    return scored
+    # The fit travels on every row as one SQL constant: as a pandas column it would be copied
+    # into DuckDB row by row (over a GB of text for a million customers).
+    fit_text = json.dumps(fit, default=float, sort_keys=True).replace("'", "''")
+    return session.from_df(scored).project(f"*, '{fit_text}' as model_fit")
