@@ -210,3 +210,23 @@ def test_tiny_benchmark_reports_every_stage(tmp_path):
     assert len(data["targets"]) == 6
     assert "| **whole** |" in path.with_suffix(".md").read_text()
     assert "| 0.005 |" in (tmp_path / "results" / "README.md").read_text()
+
+
+def test_the_model_fit_is_projected_per_customer_fitted():
+    # 900 000 customers fitted in 9.9 s: 11.0 s for a million, over the 10 s target.
+    stages = {
+        name: {"median_seconds": seconds}
+        for name, seconds in {
+            "full": 400.0,
+            "increment": 100.0,
+            "full.model_fit": 9.9,
+            "full.validate": 30.0,
+            "full.dbt_build": 150.0,
+        }.items()
+    }
+    targets = {t["target"]: t for t in harness.evaluate_targets(10.0, stages, 3 << 30, 900_000, {})}
+    fit = targets["model fit on 1M customers ≤ 10 s"]
+    assert fit["status"] == "not applicable at this SF"
+    assert (fit["projected_to"], fit["projected_status"]) == ("1M customers", "not met")
+    assert fit["linear_projection"] == pytest.approx(11.0)
+    assert targets["validation ≤ 30 % of the transform time"]["measured"] == pytest.approx(0.2)
