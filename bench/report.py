@@ -194,8 +194,6 @@ def render_result(data: dict[str, Any]) -> str:
     lines.append("|---|---:|---:|---|")
     for t in data["targets"]:
         status = t["status"]
-        if "linear_projection_to_sf10" in t:  # results written before 2026-11-24
-            t = {**t, "linear_projection": t["linear_projection_to_sf10"], "projected_to": "SF 10"}
         if "linear_projection" in t:
             status += (
                 f" (linear projection to {t['projected_to']}: "
