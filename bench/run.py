@@ -146,14 +146,12 @@ def dbt_build(stages: Stages, phase: str, work: Path) -> None:
     """`dbt build` as the Dagster asset runs it (DbtCliResource, dbt_environment)."""
     from orchestration.resources import dbt_environment, dbt_project, dbt_resource
 
-    target = work / f"dbt-target-{phase}"
-    target.mkdir(parents=True, exist_ok=True)
     dbt = dbt_resource(dbt_project())
     # dagster-dbt echoes dbt's events to stdout (Dagster captures them); here they go to a file.
     with (
-        open(target / "dbt-stdout.log", "w") as echo,
+        open(work / f"dbt-stdout-{phase}.log", "w") as echo,
         stages(f"{phase}.dbt_build") as record,
-        dbt_environment(),
+        dbt_environment(parse_state="bench", target_root=work) as target,
         redirect_stdout(echo),
     ):
         started = time.time()

@@ -88,8 +88,8 @@ def _dbt_assets(
         # dbt holds the DuckDB file for its whole run, so row counts are read once it exits;
         # events are held back until then (and still reported when the build fails).
         events, failure = [], None
-        with dbt_environment():
-            invocation = dbt.cli(args, context=context)
+        with dbt_environment(parse_state=name) as target:
+            invocation = dbt.cli(args, context=context, target_path=target)
             try:
                 events.extend(invocation.stream())
             except Exception as exc:  # re-raised below, after what did succeed is reported

@@ -6,6 +6,8 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -51,28 +53,57 @@ def dbt_project(project_dir: Path = DBT_PROJECT_DIR) -> DbtProject:
     return DbtProject(project_dir=project_dir, profiles_dir=project_dir)
 
 
+PARTIAL_PARSE = "partial_parse.msgpack"
+
+
 @contextmanager
-def dbt_environment():
+def dbt_environment(
+    parse_state: str | None = None, target_root: Path | None = None
+) -> Iterator[Path | None]:
     """dbt runs as a subprocess that inherits this environment: hand it the absolute warehouse
     path for the duration of the call, and put back what was there (no leak into the process).
 
     Tests are selected `buildable`: a step runs a test only when every model it reads is built
     by that step or upstream of it, so the staging step never runs a mart's relationship test
-    (dbt's default, eager, would, before the mart exists)."""
+    (dbt's default, eager, would, before the mart exists). dbt unit tests check SQL logic, not
+    data: they run in CI (`make test`), not in every production build, as dbt recommends
+    (DBT_EXCLUDE_RESOURCE_TYPES= brings them back).
+
+    With `parse_state`, yields a fresh target folder for the invocation (in `target_root`,
+    default the project's target/), seeded with the
+    partial-parse file the last invocation of that name left: dagster-dbt gives every run a new
+    target folder, so dbt would re-parse the whole project each time (~5 s). dbt itself
+    discards the file when the project, profile, vars or its version changed."""
+    paths = settings.paths().ensure()
     scoped = {
-        "RETENTION_WAREHOUSE": str(settings.paths().ensure().warehouse),
+        "RETENTION_WAREHOUSE": str(paths.warehouse),
         "DBT_INDIRECT_SELECTION": os.environ.get("DBT_INDIRECT_SELECTION", "buildable"),
+        "DBT_EXCLUDE_RESOURCE_TYPES": os.environ.get("DBT_EXCLUDE_RESOURCE_TYPES", "unit_test"),
     }
     previous = {name: os.environ.get(name) for name in scoped}
     os.environ.update(scoped)
+    target = saved = None
+    if parse_state is not None:
+        saved = paths.work / "dbt-parse-state" / f"{parse_state}.msgpack"
+        target = (
+            target_root or DBT_PROJECT_DIR / "target"
+        ) / f"{parse_state}-{uuid.uuid4().hex[:12]}"
+        target.mkdir(parents=True)
+        if saved.exists():
+            shutil.copyfile(saved, target / PARTIAL_PARSE)
     try:
-        yield
+        yield target
     finally:
         for name, value in previous.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+        if target is not None and (target / PARTIAL_PARSE).exists():
+            saved.parent.mkdir(parents=True, exist_ok=True)
+            partial = saved.with_suffix(f".{target.name}.tmp")
+            shutil.copyfile(target / PARTIAL_PARSE, partial)
+            os.replace(partial, saved)
 
 
 def dbt_executable() -> str:

@@ -21,6 +21,7 @@ from ingestion import loader
 from ingestion.contract import ENTITIES, Entity
 from ingestion.demo.generator import generate
 from orchestration import partitions
+from tests.dbt_helpers import run_dbt
 
 ROOT = Path(__file__).resolve().parent.parent
 # The generated history's delivery days (120 up to 2026-10-31), as one single-run range.
@@ -139,6 +140,17 @@ def test_second_run_changes_nothing(world):
         assert _snapshot(con) == world["snapshot"]
         statuses = con.execute("select status, count(*) from raw.load_ledger group by 1").fetchall()
     assert dict(statuses).keys() == {"loaded"}
+
+
+def test_dbt_unit_tests_pass(world, tmp_path):
+    """Production builds leave dbt's unit tests out (resources.dbt_environment): CI runs every
+    one of them here, against the warehouse the job built."""
+    warehouse = world["home"] / "data" / "warehouse.duckdb"
+    manifest = json.loads((ROOT / "dbt_project" / "target" / "manifest.json").read_text())
+    run_dbt(["test", "--select", "test_type:unit"], warehouse, tmp_path)
+    results = json.loads((tmp_path / "dbt_target" / "run_results.json").read_text())["results"]
+    assert sorted(r["unique_id"] for r in results) == sorted(manifest["unit_tests"])
+    assert {r["status"] for r in results} == {"pass"}
 
 
 def test_definitions_validate():
