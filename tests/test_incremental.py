@@ -3,14 +3,16 @@
 Two homes get the same generated files. The full home is built in one run over every day. The
 incremental home is built up to two days before the end, then one daily partition at a time,
 each time only that day's files landing first — through the Dagster job, as the schedule does
-(raw and the partitioned staging layer; the rest is rebuilt whole every run, so both homes then
-build it the same way with `dbt run`). Every staging, intermediate, mart and audience relation
-must then be equal, row for row. The last days carry new versions of records first delivered
-earlier (status changes, re-exported order lines), so the increments must replace rows, not
-only append them."""
+(raw and the partitioned staging layer), each time followed by the rest of the models with
+`dbt run`, as the job does (the order-grain models are incremental per customer too). Every
+staging, intermediate, mart and audience relation must then be equal, row for row. The last
+days carry new versions of records first delivered earlier (status changes, re-exported order
+lines, one order moved to another customer), so the increments must replace rows, not only
+append them."""
 
 from __future__ import annotations
 
+import csv
 import shutil
 from datetime import date
 from pathlib import Path
@@ -65,10 +67,47 @@ def build(home: Path, monkeypatch, **run) -> None:
     assert result.success
 
 
+def move_an_order(source: Path) -> tuple[str, str, str]:
+    """A correction delivered on the last day: a customer's first purchase re-exported under
+    another customer who bought before and after it, so the sequence numbers of both
+    customers' later orders change."""
+    folder = source / "orders" / "orders"
+    orders = [
+        row
+        for path in sorted(folder.glob("orders_*.csv"))
+        for row in csv.DictReader(path.open(newline="", encoding="utf-8"))
+        if row["status"] == "completed"
+    ]
+    by_customer: dict[str, list[dict]] = {}
+    for row in sorted(orders, key=lambda r: r["ordered_at"]):
+        by_customer.setdefault(row["customer_id"], []).append(row)
+    order = next(rows[0] for rows in by_customer.values() if len(rows) >= 3)
+    other = next(
+        customer
+        for customer, rows in by_customer.items()
+        if rows[0]["ordered_at"] < order["ordered_at"] < rows[-1]["ordered_at"]
+    )
+    moved = {**order, "customer_id": other, "updated_at": "2026-10-31 12:00:00"}
+    with (folder / "orders_2026-10-31_correction.csv").open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(order))
+        writer.writeheader()
+        writer.writerow(moved)
+    return order["order_id"], order["customer_id"], other
+
+
+def rebuild_models(home: Path) -> None:
+    """The job's unpartitioned part: every model but the daily staging ones."""
+    warehouse = home / "data" / "warehouse.duckdb"
+    run_dbt(["seed"], warehouse, home)
+    run_dbt(["run", "--exclude", "tag:daily"], warehouse, home)
+
+
 def rows(con, name: str) -> list[tuple]:
-    """All rows but the load timestamp (each home loaded at its own time), floats rounded."""
+    """All rows but the load and build timestamps (each home ran at its own time), floats
+    rounded."""
     columns = {c for (c,) in con.execute(f"select column_name from (describe {name})").fetchall()}
-    exclude = " exclude (loaded_at)" if "loaded_at" in columns else ""
+    stamps = sorted({"loaded_at", "built_at"} & columns)
+    exclude = f" exclude ({', '.join(stamps)})" if stamps else ""
     return [
         tuple(round(v, 6) if isinstance(v, float) else v for v in row)
         for row in con.execute(f"select *{exclude} from {name} order by all").fetchall()
@@ -89,10 +128,12 @@ def relations(con) -> list[str]:
 def test_two_daily_increments_equal_a_full_rebuild(tmp_path, monkeypatch):
     source = tmp_path / "generated"
     generate(source, customers=150, days=40, end_date=END, seed=21, dirty=0.003)
+    order_id, first_customer, second_customer = move_an_order(source)
 
     full, incremental = tmp_path / "full", tmp_path / "incremental"
     land(source, full, lambda day: True)
     build(full, monkeypatch, tags=partitions.range_tags(START, END))
+    rebuild_models(full)
 
     land(source, incremental, lambda day: day < INCREMENTS[0])
     build(
@@ -100,14 +141,11 @@ def test_two_daily_increments_equal_a_full_rebuild(tmp_path, monkeypatch):
         monkeypatch,
         tags=partitions.range_tags(START, date(2026, 10, 29)),
     )
+    rebuild_models(incremental)
     for day in INCREMENTS:
         assert land(source, incremental, lambda d, day=day: d == day) > 0
         build(incremental, monkeypatch, partition_key=day.isoformat())
-
-    for home in (full, incremental):
-        warehouse = home / "data" / "warehouse.duckdb"
-        run_dbt(["seed"], warehouse, home)
-        run_dbt(["run", "--exclude", "tag:daily"], warehouse, home)
+        rebuild_models(incremental)
 
     with (
         duckdb.connect(str(full / "data" / "warehouse.duckdb"), read_only=True) as full_con,
@@ -121,6 +159,15 @@ def test_two_daily_increments_equal_a_full_rebuild(tmp_path, monkeypatch):
             [END, END],
         ).fetchone()[0]
         assert updated > 0
+        moved = "select customer_id from marts.fct_orders where order_id = ?"
+        assert inc_con.execute(moved, [order_id]).fetchall() == [(second_customer,)]
+        assert first_customer != second_customer
+        # Only what changed was rebuilt on the last day: most orders kept their first build.
+        stamps = inc_con.execute(
+            "select count(distinct built_at), count(*) filter (where built_at < "
+            "(select max(built_at) from marts.fct_orders)) * 2 > count(*) from marts.fct_orders"
+        ).fetchone()
+        assert stamps == (3, True)
         names = relations(full_con)
         assert names == relations(inc_con)
         assert "staging.stg_orders__orders" in names and "marts.customer_churn" in names

@@ -1,13 +1,42 @@
 -- One row per order placed on or before the as-of date, with revenue, cost and margin from
 -- its lines and its place in the customer's purchase history.
+{{ incremental_by_customer_config() }}
+
 with
+
+{% if is_incremental() -%}
+restaged_orders as (
+    -- A new version of the order, or new lines for it, since this model was last built.
+    select order_id from {{ ref('stg_orders__orders') }}
+    where {{ built_since_last_run() }}
+    union
+    select order_id from {{ ref('stg_orders__order_lines') }}
+    where {{ built_since_last_run() }}
+),
+
+customers_to_rebuild as (
+    -- The orders' customers now and before (an order may have moved to another customer).
+    select customer_id from {{ ref('stg_orders__orders') }}
+    where order_id in (select restaged_orders.order_id from restaged_orders)
+    union
+    select customer_id from {{ this }}
+    where order_id in (select restaged_orders.order_id from restaged_orders)
+),
+
+{% endif -%}
 
 orders as (
     select * from {{ ref('stg_orders__orders') }}
+    {%- if is_incremental() %}
+        where customer_id in (select customers_to_rebuild.customer_id from customers_to_rebuild)
+    {%- endif %}
 ),
 
 order_lines as (
     select * from {{ ref('stg_orders__order_lines') }}
+    {%- if is_incremental() %}
+        where order_id in (select orders.order_id from orders)
+    {%- endif %}
 ),
 
 as_of as (
@@ -88,7 +117,8 @@ final as (
     select
         sequenced.*,
         {{ dbt.datediff("previous_purchase_at", "ordered_at", "day") }}
-            as days_since_previous_purchase
+            as days_since_previous_purchase,
+        {{ built_at() }} as built_at
     from sequenced
 )
 

@@ -1,9 +1,18 @@
 -- One row per order placed by the as-of date: the customer's order sequence, new vs repeat,
 -- net revenue after returns and cancellations, and gross margin from the lines.
+{{ incremental_by_customer_config() }}
+
 with
 
 orders as (
     select * from {{ ref('int_orders_enriched') }}
+    {%- if is_incremental() %}
+        -- Customers whose orders were recomputed since this model was last built.
+        where customer_id in (
+            select customer_id from {{ ref('int_orders_enriched') }}
+            where {{ built_since_last_run() }}
+        )
+    {%- endif %}
 ),
 
 final as (
@@ -40,7 +49,10 @@ final as (
 
         -- timestamps
         ordered_at,
-        ordered_on
+        ordered_on,
+
+        -- lineage
+        {{ built_at() }} as built_at
 
     from orders
 )
