@@ -70,9 +70,15 @@
 {%- endmacro %}
 
 {% macro built_since_last_run() -%}
-    {#- Upstream rows rebuilt after this model's last build. -#}
-    built_at > (
-        select coalesce(max(built_at), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
-        from {{ this }}
-    )
+    {#- Upstream rows rebuilt after this model's last build; all of them when this model was
+        built before it had `built_at` (a warehouse from an older version). -#}
+    {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
+    {%- if 'built_at' in columns -%}
+        built_at > (
+            select coalesce(max(built_at), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
+            from {{ this }}
+        )
+    {%- else -%}
+        true
+    {%- endif -%}
 {%- endmacro %}
