@@ -11,15 +11,6 @@ as_of as (
     select as_of_date from {{ ref('int_as_of') }}
 ),
 
-purchase_days as (
-    -- BG/NBD counts purchase days, not orders: two orders on one day are one transaction.
-    select
-        customer_id,
-        count(distinct ordered_on) as purchase_days
-    from purchases
-    group by customer_id
-),
-
 per_customer as (
     select
         purchases.customer_id,
@@ -29,6 +20,18 @@ per_customer as (
         min(purchases.ordered_on) as first_purchase_on,
         max(purchases.ordered_on) as last_purchase_on,
         count(*) as purchase_count,
+        -- BG/NBD counts purchase days, not orders: two orders on one day are one transaction.
+        -- Purchases are sequenced in time, so a day is counted at its first purchase (one
+        -- pass instead of a distinct count).
+        sum(
+            case
+                when
+                    purchases.previous_purchase_at is null
+                    or cast(purchases.previous_purchase_at as date) <> purchases.ordered_on
+                    then 1
+                else 0
+            end
+        ) as purchase_days,
         sum(purchases.net_revenue) as net_revenue,
         sum(purchases.gross_margin) as gross_margin,
         sum(case when purchases.cost_of_goods is null then 1 else 0 end)
@@ -92,11 +95,10 @@ final as (
         {{ dbt.datediff("per_customer.first_purchase_on", "per_customer.as_of_date", "day") }}
             as tenure_days,
         -- Recency-frequency-tenure in days, as BG/NBD defines them.
-        purchase_days.purchase_days - 1 as bgnbd_frequency,
+        per_customer.purchase_days - 1 as bgnbd_frequency,
         {{ dbt.datediff("per_customer.first_purchase_on", "per_customer.last_purchase_on", "day") }}
             as bgnbd_recency_days
     from per_customer
-    inner join purchase_days on per_customer.customer_id = purchase_days.customer_id
 )
 
 select * from final
