@@ -11,6 +11,7 @@ cannot be read is moved to the rejected folder beside a `.reason` file.
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import tempfile
 import time
@@ -417,27 +418,38 @@ def _load_group(
             len(first.header),
             _json_keys(entity, present),
         )
-        con.execute(f"""
-            create or replace temp table _text as
-            select * exclude (_global_rn),
-                _global_rn - min(_global_rn) over (partition by _file) + 1 as _row_number
-            from ({scan})""")
+        if first.format == "parquet":
+            # Parquet numbers rows per file and keeps its values typed: `_typed` reads the scan
+            # itself, not a text copy of it.
+            relation = f"(select * exclude (_global_rn), _global_rn as _row_number from ({scan}))"
+        else:
+            con.execute(f"""
+                create or replace temp table _text as
+                select * exclude (_global_rn),
+                    _global_rn - min(_global_rn) over (partition by _file) + 1 as _row_number
+                from ({scan})""")
+            relation = "_text"
+        # Types as read: all text but Parquet's (union_by_name: common to the group's files).
+        delivered = {
+            r[0]: r[1] for r in con.execute(f"describe select * from {relation}").fetchall()
+        }
         # The batch both engines check (expectations/rules.py): typed contract columns, the
         # delivered text of every non-text column, the file's batch id.
-        typed = ", ".join(
-            f"{_typed_expr(c, first.decimal_comma)} as {c.name}" for c in entity.columns
-        )
-        texts = "".join(
-            f", {_clean(c.name)} as {c.name}{rules.TEXT_SUFFIX}"
-            for c in entity.columns
-            if c.type != "VARCHAR"
-        )
-        record = ", ".join(f"'{c.name}': {c.name}" for c in entity.columns)
+        typed, texts, record = [], [], []
+        for c in entity.columns:
+            as_text = _as_text(c.name, delivered[c.name])
+            typed.append(f"{_typed_expr(c, first.decimal_comma, delivered[c.name])} as {c.name}")
+            record.append(f"'{c.name}': {as_text}")
+            if c.type != "VARCHAR":
+                # The text of a native value has no blanks to trim and is never empty.
+                value = as_text if _native(c.type, delivered[c.name]) else _clean(as_text)
+                texts.append(f", {value} as {c.name}{rules.TEXT_SUFFIX}")
         con.execute(f"""
             create or replace temp table _typed as
-            select {typed}{texts}, f.batch_id as {rules.BATCH_COLUMN}, t._file, t._row_number,
-                t._parse_reason, to_json({{{record}}})::varchar as _record
-            from _text as t join _files as f using (_file)""")
+            select {", ".join(typed)}{"".join(texts)}, f.batch_id as {rules.BATCH_COLUMN},
+                t._file, t._row_number, t._parse_reason,
+                to_json({{{", ".join(record)}}})::varchar as _record
+            from {relation} as t join _files as f using (_file)""")
         row_rules = suite.row_rules
         _check_rows(con, suite, loaded_at)
         stats = _batch_stats(con, row_rules)
@@ -838,8 +850,9 @@ def _json_keys(entity: Entity, present: dict[str, str]) -> list[str]:
 
 
 def _text_projection(entity: Entity, sniffed: files.Sniffed, present: dict[str, str]) -> list[str]:
-    """Every contract column as text (null when the file lacks it), named by the contract.
-    A JSONL line is parsed once for all its keys (`_values`, see `_scan_sql`)."""
+    """Every contract column (null when the file lacks it), named by the contract: as text,
+    but Parquet as delivered (`_typed_expr` decides). A JSONL line is parsed once for all its
+    keys (`_values`, see `_scan_sql`)."""
     by_contract = {name: raw for raw, name in present.items()}
     json_index = {raw: i for i, raw in enumerate(_json_keys(entity, present), start=1)}
     projection = []
@@ -849,6 +862,8 @@ def _text_projection(entity: Entity, sniffed: files.Sniffed, present: dict[str, 
             projection.append(f"null::varchar as {column.name}")
         elif sniffed.format == "jsonl":
             projection.append(f"_values[{json_index[raw]}] as {column.name}")
+        elif sniffed.format == "parquet":
+            projection.append(f"{_ident(raw)} as {column.name}")
         else:
             projection.append(f"{_ident(raw)}::varchar as {column.name}")
     return projection
@@ -858,8 +873,53 @@ def _clean(name: str) -> str:
     return f"nullif(trim({name}), '')"
 
 
-def _typed_expr(column: Column, decimal_comma: bool) -> str:
-    value = _clean(column.name)
+def _as_text(name: str, delivered: str) -> str:
+    """The column as the text a text file would hold (Parquet values as DuckDB prints them)."""
+    return name if delivered == "VARCHAR" else f"{name}::varchar"
+
+
+# Parquet types a contract type takes as they are (`_native`): whole numbers that fit.
+_INTEGER_DIGITS = {
+    "TINYINT": 3,
+    "UTINYINT": 3,
+    "SMALLINT": 5,
+    "USMALLINT": 5,
+    "INTEGER": 10,
+    "UINTEGER": 10,
+}
+_WIDENS = {
+    "INTEGER": {"TINYINT", "UTINYINT", "SMALLINT", "USMALLINT"},
+    "BIGINT": {"TINYINT", "UTINYINT", "SMALLINT", "USMALLINT", "INTEGER", "UINTEGER"},
+}
+_DECIMAL = re.compile(r"DECIMAL\((\d+),(\d+)\)")
+
+
+def _native(contract: str, delivered: str) -> bool:
+    """Whether a value delivered as `delivered` (a Parquet column) is used as it is: the text
+    path (`_typed_expr` of its printed text) would read back every value unchanged, and a
+    value is null only when delivered null (so no type error). True for the contract type
+    itself, narrower integers and decimals with no more digits either side of the point.
+    Not FLOAT or DOUBLE into DECIMAL (the text rounds the printed digits, a cast the binary
+    value), DATE, TIMESTAMP_NS or TIMESTAMP WITH TIME ZONE (printed in the session's zone):
+    those, like text and anything else, go the text path as before."""
+    if contract == "VARCHAR":
+        return False
+    if delivered == contract or delivered in _WIDENS.get(contract, ()):
+        return True
+    target, source = _DECIMAL.fullmatch(contract), _DECIMAL.fullmatch(delivered)
+    if target is None:
+        return False
+    precision, scale = int(target[1]), int(target[2])
+    if source is None:
+        digits = _INTEGER_DIGITS.get(delivered)
+        return digits is not None and digits <= precision - scale
+    return int(source[2]) <= scale and int(source[1]) - int(source[2]) <= precision - scale
+
+
+def _typed_expr(column: Column, decimal_comma: bool, delivered: str = "VARCHAR") -> str:
+    if _native(column.type, delivered):
+        return column.name if delivered == column.type else f"{column.name}::{column.type}"
+    value = _clean(_as_text(column.name, delivered))
     if column.type == "VARCHAR":
         return f"lower({value})" if column.allowed else value
     if column.type == "BOOLEAN":
