@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 CHUNK = 1 << 20
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
 JSON_SUFFIXES = {".jsonl", ".ndjson", ".json"}
@@ -155,6 +158,12 @@ def sniff(path: Path) -> Sniffed:
     if size == 0:
         raise UnreadableFile("empty file (0 bytes)")
     if sniffed.format == "parquet":
+        # The footer holds the schema every later step reads: a file without a readable one
+        # (truncated, or not Parquet at all) is rejected here, not mid-load.
+        try:
+            pq.ParquetFile(path).close()
+        except (pa.ArrowException, OSError) as exc:
+            raise UnreadableFile(f"not a readable Parquet file ({exc})") from exc
         return sniffed
     sniffed.encoding = detect_encoding(path)
     if sniffed.format == "jsonl":

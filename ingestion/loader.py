@@ -177,6 +177,9 @@ def pending_days(con: duckdb.DuckDBPyConnection | None, landing: Path) -> list[d
 # ------------------------------------------------------------------------------- loading
 
 
+DATA_ERRORS = (duckdb.InvalidInputException, duckdb.ConversionException)
+
+
 def load_files(
     con: duckdb.DuckDBPyConnection,
     entity: Entity,
@@ -230,8 +233,9 @@ def load_files(
         for group in _groups(readable):
             try:
                 results.extend(load(group))
-            # Only data errors (CSV the parser cannot read) reject a file; anything else is a bug.
-            except duckdb.InvalidInputException as exc:
+            # Only data errors reject a file (CSV the parser cannot read, a damaged Parquet
+            # page, a value its type cannot hold); anything else is a bug.
+            except DATA_ERRORS as exc:
                 if len(group) == 1:
                     sniffed, label = group[0]
                     results.append(
@@ -251,7 +255,7 @@ def load_files(
                 for single in group:
                     try:
                         results.extend(load([single]))
-                    except duckdb.InvalidInputException as single_exc:
+                    except DATA_ERRORS as single_exc:
                         sniffed, label = single
                         results.append(
                             _reject(

@@ -308,3 +308,61 @@ def test_native_booleans(env):
         (2, ["missing:marketing_consent"], None, "no"),
         (3, ["type:is_vip"], "false", "maybe"),
     ]
+
+
+def test_unreadable_parquet_is_rejected_and_the_rest_loads(env):
+    """A truncated file and a text file named .parquet are rejected with a reason and kept in
+    the rejected folder; the good file beside them loads."""
+    con, landing, rejected = env
+    put(
+        landing,
+        ORDER_LINES,
+        "lines_2026-10-01.parquet",
+        lines(
+            2,
+            line_number=[1, 2],
+            quantity=[1, 2],
+            unit_price=dec(["1.00", "2.00"], 18, 4),
+            unit_cost=dec(["0.5", None], 18, 4),
+        ),
+    )
+    folder = landing / ORDER_LINES.source / ORDER_LINES.name
+    good = (folder / "lines_2026-10-01.parquet").read_bytes()
+    (folder / "lines_2026-10-02.parquet").write_bytes(good[: len(good) // 2])
+    (folder / "lines_2026-10-03.parquet").write_text("order_id,line_number\nO1,1\n")
+    results = loader.load_landing(con, landing, rejected, [ORDER_LINES])[ORDER_LINES.table]
+    by_file = {Path(r.source_file).name: r for r in results}
+    assert by_file["lines_2026-10-01.parquet"].rows_loaded == 2
+    for name in ("lines_2026-10-02.parquet", "lines_2026-10-03.parquet"):
+        assert by_file[name].status == "rejected"
+        assert by_file[name].reason.startswith("not a readable Parquet file")
+        kept = next(rejected.rglob(name))
+        assert "not a readable Parquet file" in kept.with_name(name + ".reason").read_text()
+    assert con.execute("select count(*) from raw.orders_order_lines").fetchone()[0] == 2
+
+
+def test_a_value_the_groups_common_type_cannot_hold_does_not_stop_the_load(env):
+    """Read together, a nanosecond file makes the scan's type TIMESTAMP_NS, which cannot hold
+    a microsecond file's year 2999: the files are retried one by one and both load (the year
+    2999 row quarantined as future)."""
+    con, landing, rejected = env
+    for day, unit, when in (("01", "ns", datetime(2025, 3, 1)), ("02", "us", datetime(2999, 1, 1))):
+        ts = pa.timestamp(unit)
+        put(
+            landing,
+            ORDERS,
+            f"orders_2025-03-{day}.parquet",
+            {
+                "order_id": [f"O{day}"],
+                "customer_id": ["C1"],
+                "ordered_at": pa.array([when], ts),
+                "updated_at": pa.array([datetime(2025, 3, 2)], ts),
+                "status": ["completed"],
+                "currency": ["EUR"],
+                "total_amount": pa.array([100], pa.int32()),
+            },
+        )
+    assert load(con, landing, rejected, ORDERS) == [("loaded", 1, 1, 0), ("loaded", 1, 0, 1)]
+    assert [(name, reasons) for name, _, reasons, _ in held(con)] == [
+        ("orders_2025-03-02.parquet", ["future:ordered_at"])
+    ]
