@@ -254,15 +254,18 @@ def build(stages: Stages, phase: str, paths: settings.Paths) -> None:
 # --------------------------------------------------------------------------------- the run
 
 
-def run(world: worlds.World, csv_world: worlds.World | None) -> dict[str, Any]:
+def run(
+    world: worlds.World, csv_world: worlds.World | None, full_only: bool = False
+) -> dict[str, Any]:
     paths = settings.paths().ensure()
     loadavg_before = os.getloadavg()
     with TreeMemory() as memory:
         stages = Stages(memory)
         world.land(paths.landing, increment=False)
         build(stages, "full", paths)
-        world.land(paths.landing, increment=True)
-        build(stages, "increment", paths)
+        if not full_only:
+            world.land(paths.landing, increment=True)
+            build(stages, "increment", paths)
         if csv_world is not None:
             csv_paths = settings.Paths(
                 home=paths.work / "csv",
@@ -289,8 +292,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--world", type=Path, required=True)
     parser.add_argument("--csv-world", type=Path)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--full-only", action="store_true", help="no increment (a warm-up)")
     args = parser.parse_args(argv)
-    result = run(worlds.load(args.world), worlds.load(args.csv_world) if args.csv_world else None)
+    result = run(
+        worlds.load(args.world),
+        worlds.load(args.csv_world) if args.csv_world else None,
+        full_only=args.full_only,
+    )
     args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
 
 
