@@ -161,7 +161,8 @@ def sniff(path: Path) -> Sniffed:
         # The footer holds the schema every later step reads: a file without a readable one
         # (truncated, or not Parquet at all) is rejected here, not mid-load.
         try:
-            pq.ParquetFile(path).close()
+            with pq.ParquetFile(path) as parquet:
+                sniffed.header = parquet.schema_arrow.names
         except (pa.ArrowException, OSError) as exc:
             raise UnreadableFile(f"not a readable Parquet file ({exc})") from exc
         return sniffed

@@ -296,13 +296,7 @@ def _present_columns(sniffed: files.Sniffed, con, entity: Entity) -> dict[str, s
         # never has to guess names or dialect.
         return {f"c{i}": _contract_name(entity, name) for i, name in enumerate(sniffed.header)}
     if sniffed.format == "parquet":
-        names = [
-            r[0]
-            for r in con.execute(
-                "select name from parquet_schema(?) where num_children is null",
-                [str(sniffed.path)],
-            ).fetchall()
-        ]
+        names = sniffed.header  # read from the footer when sniffed
     else:
         names = [
             r[0]
@@ -397,20 +391,33 @@ def _load_group(
             "batch_id bigint, sha256 varchar, file_bytes bigint, encoding varchar, "
             "delimiter varchar, delivered_on date, reject_reason varchar)"
         )
-        for read_path, (sniffed, label) in zip(read_paths, group, strict=True):
-            con.execute(
-                f"insert into _files values "
-                f"(?, ?, nextval('{RAW}.batch_id_seq'), ?, ?, ?, ?, ?, null)",
+        # Batch ids follow the files' order: a later file wins a tie between versions.
+        batch_ids = sorted(
+            i
+            for (i,) in con.execute(
+                f"select nextval('{RAW}.batch_id_seq') from range(?)", [len(group)]
+            ).fetchall()
+        )
+        _insert_values(
+            con,
+            "insert into _files",
+            [
                 [
                     str(read_path),
                     label,
+                    batch_id,
                     sniffed.sha256,
                     sniffed.size,
                     sniffed.encoding,
                     sniffed.delimiter,
                     sniffed.delivered_on,
-                ],
-            )
+                    None,
+                ]
+                for read_path, (sniffed, label), batch_id in zip(
+                    read_paths, group, batch_ids, strict=True
+                )
+            ],
+        )
         present = _present_columns(first, con, entity)
         text_columns = _text_projection(entity, first, present)
         con.execute("drop table if exists _rejects; drop table if exists _rejects_scan")
@@ -517,7 +524,7 @@ def _load_group(
         } as unparsed
             from _files as f left join _checked as t using (_file)
             group by all order by f.batch_id""").fetchall()
-        results = []
+        results, ledger = [], []
         for (
             label,
             batch_id,
@@ -545,8 +552,11 @@ def _load_group(
                 batch_id,
                 delivered_on_,
             )
-            _ledger(con, entity, result, sha, size, first.format, encoding, delimiter, loaded_at)
+            ledger.append(
+                _ledger_row(entity, result, sha, size, first.format, encoding, delimiter, loaded_at)
+            )
             results.append(result)
+        _insert_values(con, LEDGER_INSERT, ledger)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -951,29 +961,47 @@ def _typed_expr(column: Column, decimal_comma: bool, delivered: str = "VARCHAR")
 # ------------------------------------------------------------------------ ledger, rejects
 
 
+LEDGER_INSERT = (
+    f"insert into {LEDGER} (batch_id, entity, source_file, sha256, file_bytes, file_format, "
+    "encoding, delimiter, rows_read, rows_loaded, rows_quarantined, status, reason, "
+    "loaded_at, delivered_on)"
+)
+
+
+def _insert_values(con, insert: str, rows: list[list]) -> None:
+    """One statement for many rows: a statement per file costs milliseconds, and a history
+    arrives as hundreds of daily files per entity."""
+    if rows:
+        row = "(" + ", ".join(["?"] * len(rows[0])) + ")"
+        con.execute(f"{insert} values {', '.join([row] * len(rows))}", [v for r in rows for v in r])
+
+
 def _ledger(con, entity, result: FileResult, sha, size, fmt, encoding, delimiter, loaded_at):
-    con.execute(
-        f"insert into {LEDGER} (batch_id, entity, source_file, sha256, file_bytes, file_format, "
-        "encoding, delimiter, rows_read, rows_loaded, rows_quarantined, status, reason, "
-        "loaded_at, delivered_on) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            result.batch_id,
-            entity.qualified_name,
-            result.source_file,
-            sha,
-            size,
-            fmt,
-            encoding,
-            delimiter,
-            result.rows_read,
-            result.rows_loaded,
-            result.rows_quarantined,
-            result.status,
-            result.reason,
-            loaded_at,
-            result.delivered_on,
-        ],
+    _insert_values(
+        con,
+        LEDGER_INSERT,
+        [_ledger_row(entity, result, sha, size, fmt, encoding, delimiter, loaded_at)],
     )
+
+
+def _ledger_row(entity, result: FileResult, sha, size, fmt, encoding, delimiter, loaded_at):
+    return [
+        result.batch_id,
+        entity.qualified_name,
+        result.source_file,
+        sha,
+        size,
+        fmt,
+        encoding,
+        delimiter,
+        result.rows_read,
+        result.rows_loaded,
+        result.rows_quarantined,
+        result.status,
+        result.reason,
+        loaded_at,
+        result.delivered_on,
+    ]
 
 
 def _record_duplicate(con, entity, sniffed: files.Sniffed, label, loaded_at) -> FileResult:

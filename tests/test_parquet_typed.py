@@ -366,3 +366,33 @@ def test_a_value_the_groups_common_type_cannot_hold_does_not_stop_the_load(env):
     assert [(name, reasons) for name, _, reasons, _ in held(con)] == [
         ("orders_2025-03-02.parquet", ["future:ordered_at"])
     ]
+
+
+def test_each_file_is_read_with_its_own_columns(env):
+    """The first file lacks the optional discount_amount and sales_channel; the second has
+    them: its values load (files with different columns are different scans)."""
+    con, landing, rejected = env
+    ts = pa.timestamp("us")
+    for day, extra in (
+        ("01", {}),
+        ("02", {"discount_amount": dec(["5.00"], 18, 2), "sales_channel": ["web"]}),
+    ):
+        put(
+            landing,
+            ORDERS,
+            f"orders_2025-03-{day}.parquet",
+            {
+                "order_id": [f"O{day}"],
+                "customer_id": ["C1"],
+                "ordered_at": pa.array([datetime(2025, 3, int(day))], ts),
+                "updated_at": pa.array([datetime(2025, 3, int(day))], ts),
+                "status": ["completed"],
+                "currency": ["EUR"],
+                "total_amount": dec(["100.00"], 18, 2),
+                **extra,
+            },
+        )
+    assert load(con, landing, rejected, ORDERS) == [("loaded", 1, 1, 0), ("loaded", 1, 1, 0)]
+    assert con.execute(
+        "select order_id, discount_amount, sales_channel from raw.orders_orders order by 1"
+    ).fetchall() == [("O01", None, None), ("O02", Decimal("5.00"), "web")]
