@@ -67,20 +67,25 @@ base_counts as (
     select
         windows.period_grain,
         windows.period_start,
-        count(
-            distinct case
+        -- A customer's spells never overlap (tested), so the customers active on a day are
+        -- the spells covering it: a count, not a distinct count (which holds every customer
+        -- id of every period in memory at once).
+        sum(
+            case
                 when
                     spells.spell_start < windows.period_start
                     and spells.spell_end >= {{ dbt.dateadd("day", -1, "windows.period_start") }}
-                    then spells.customer_id
+                    then 1
+                else 0
             end
         ) as customers_at_start,
-        count(
-            distinct case
+        sum(
+            case
                 when
                     spells.spell_start <= least(windows.period_end, windows.as_of_date)
                     and spells.spell_end >= least(windows.period_end, windows.as_of_date)
-                    then spells.customer_id
+                    then 1
+                else 0
             end
         ) as customers_at_end,
         sum(
