@@ -96,7 +96,16 @@ def summarise(
         uid, status = result["unique_id"], str(result["status"])
         statuses[status] = statuses.get(status, 0) + 1
         if status in ("error", "fail", "skipped", "runtime error"):
-            problems.append({"node": uid, "status": status, "message": result.get("message")})
+            problem = {"node": uid, "status": status, "message": result.get("message")}
+            if status != "skipped" and uid in intervals:
+                # What ran beside it: an out-of-memory error depends on the neighbours too.
+                start, end = intervals[uid]
+                problem["running_beside"] = sorted(
+                    other
+                    for other, (s, e) in intervals.items()
+                    if other != uid and s < end and e > start
+                )
+            problems.append(problem)
         layer = layers.setdefault(
             layer_of(uid, manifest), {"seconds": 0.0, "node_seconds": 0.0, "nodes": 0}
         )

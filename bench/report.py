@@ -104,6 +104,11 @@ def render_result(data: dict[str, Any]) -> str:
         lines += ["", "**Not a clean run** — problems:", ""]
         lines += [
             f"- {x['stage']}: {x.get('node', '')} {x['status']} {x.get('message') or ''}"
+            + (
+                f" (running beside it: {', '.join(x['running_beside'])})"
+                if x.get("running_beside")
+                else ""
+            )
             for x in data["problems"][:20]
         ]
     lines += [

@@ -109,6 +109,19 @@ def test_summary_splits_busy_time_by_resource_type_and_names_the_slowest_nodes()
         ("big.by_hand", "unit_test", 1.9),
     ]
     assert [n["seconds"] for n in summary["slowest"]] == pytest.approx([4.0, 2.0, 1.0])
+    assert summary["problems"] == []
+
+    # A failed test names what ran beside it (the unit test from 4 to 6, not the model).
+    run_results["results"][1] |= {"status": "error", "message": "Out of Memory Error"}
+    failed = dbt_layers.summarise(run_results, manifest, base - 1, base + 8)["problems"]
+    assert failed == [
+        {
+            "node": "test.r.unique_big",
+            "status": "error",
+            "message": "Out of Memory Error",
+            "running_beside": ["unit_test.r.big.by_hand"],
+        }
+    ]
 
 
 def test_tree_memory_counts_children_apart_from_the_root():
