@@ -341,27 +341,32 @@ def test_unreadable_parquet_is_rejected_and_the_rest_loads(env):
     assert con.execute("select count(*) from raw.orders_order_lines").fetchone()[0] == 2
 
 
+def one_order(landing: Path, day: str, ts, ordered_at: datetime, total_amount, **extra) -> None:
+    """orders_2025-03-<day>.parquet with one completed order O<day>, updated 2 March."""
+    put(
+        landing,
+        ORDERS,
+        f"orders_2025-03-{day}.parquet",
+        {
+            "order_id": [f"O{day}"],
+            "customer_id": ["C1"],
+            "ordered_at": pa.array([ordered_at], ts),
+            "updated_at": pa.array([datetime(2025, 3, 2)], ts),
+            "status": ["completed"],
+            "currency": ["EUR"],
+            "total_amount": total_amount,
+            **extra,
+        },
+    )
+
+
 def test_a_value_the_groups_common_type_cannot_hold_does_not_stop_the_load(env):
     """Read together, a nanosecond file makes the scan's type TIMESTAMP_NS, which cannot hold
     a microsecond file's year 2999: the files are retried one by one and both load (the year
     2999 row quarantined as future)."""
     con, landing, rejected = env
     for day, unit, when in (("01", "ns", datetime(2025, 3, 1)), ("02", "us", datetime(2999, 1, 1))):
-        ts = pa.timestamp(unit)
-        put(
-            landing,
-            ORDERS,
-            f"orders_2025-03-{day}.parquet",
-            {
-                "order_id": [f"O{day}"],
-                "customer_id": ["C1"],
-                "ordered_at": pa.array([when], ts),
-                "updated_at": pa.array([datetime(2025, 3, 2)], ts),
-                "status": ["completed"],
-                "currency": ["EUR"],
-                "total_amount": pa.array([100], pa.int32()),
-            },
-        )
+        one_order(landing, day, pa.timestamp(unit), when, pa.array([100], pa.int32()))
     assert load(con, landing, rejected, ORDERS) == [("loaded", 1, 1, 0), ("loaded", 1, 0, 1)]
     assert [(name, reasons) for name, _, reasons, _ in held(con)] == [
         ("orders_2025-03-02.parquet", ["future:ordered_at"])
@@ -372,26 +377,12 @@ def test_each_file_is_read_with_its_own_columns(env):
     """The first file lacks the optional discount_amount and sales_channel; the second has
     them: its values load (files with different columns are different scans)."""
     con, landing, rejected = env
-    ts = pa.timestamp("us")
     for day, extra in (
         ("01", {}),
         ("02", {"discount_amount": dec(["5.00"], 18, 2), "sales_channel": ["web"]}),
     ):
-        put(
-            landing,
-            ORDERS,
-            f"orders_2025-03-{day}.parquet",
-            {
-                "order_id": [f"O{day}"],
-                "customer_id": ["C1"],
-                "ordered_at": pa.array([datetime(2025, 3, int(day))], ts),
-                "updated_at": pa.array([datetime(2025, 3, int(day))], ts),
-                "status": ["completed"],
-                "currency": ["EUR"],
-                "total_amount": dec(["100.00"], 18, 2),
-                **extra,
-            },
-        )
+        when = datetime(2025, 3, int(day))
+        one_order(landing, day, pa.timestamp("us"), when, dec(["100.00"], 18, 2), **extra)
     assert load(con, landing, rejected, ORDERS) == [("loaded", 1, 1, 0), ("loaded", 1, 1, 0)]
     assert con.execute(
         "select order_id, discount_amount, sales_channel from raw.orders_orders order by 1"
