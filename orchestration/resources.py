@@ -70,10 +70,10 @@ def dbt_environment(
     (DBT_EXCLUDE_RESOURCE_TYPES= brings them back).
 
     With `parse_state`, yields a fresh target folder for the invocation (in `target_root`,
-    default the project's target/), seeded with the
-    partial-parse file the last invocation of that name left: dagster-dbt gives every run a new
-    target folder, so dbt would re-parse the whole project each time (~5 s). dbt itself
-    discards the file when the project, profile, vars or its version changed."""
+    default the project's target/), seeded with the partial-parse file the last invocation of
+    that name left: dagster-dbt gives every run a new target folder, so dbt would re-parse the
+    whole project each time (~5 s). dbt itself discards the file when the project, profile,
+    vars or its version changed."""
     paths = settings.paths().ensure()
     scoped = {
         "RETENTION_WAREHOUSE": str(paths.warehouse),
