@@ -792,17 +792,20 @@ def _gx_sample(con, suite: rules.Suite, listing: str, rows: int, sample: int | N
     gets a verdict) and a hash-chosen share of the rest. A repeated key is flagged on all its
     rows, so uniqueness is judged on whole groups. What a sample cannot show: a row SQL passed
     that GX would flag among the rows left out."""
-    where = f"_parse_reason is null and {rules.BATCH_COLUMN} in ({listing})"
+    where = f"c._parse_reason is null and c.{rules.BATCH_COLUMN} in ({listing})"
     if sample is not None and rows > sample:
-        flagged = " or ".join(f"_u{r.index}" for r in suite.row_rules) or "false"
+        flagged = " or ".join(f"c._u{r.index}" for r in suite.row_rules) or "false"
         per_million = int(sample / rows * 1_000_000)
+        # Chosen by the file's content, not its path: the same delivery gets the same sample
+        # wherever it is loaded.
         where += (
-            f" and ({flagged} or _row_number <= {GX_FIRST_ROWS_PER_FILE} "
-            f"or hash(_file, _row_number) % 1000000 < {per_million})"
+            f" and ({flagged} or c._row_number <= {GX_FIRST_ROWS_PER_FILE} "
+            f"or hash(f.sha256, c._row_number) % 1000000 < {per_million})"
         )
-    columns = ", ".join(f'"{name}"' for name in rules.frame_columns(suite.entity))
+    columns = ", ".join(f'c."{name}"' for name in rules.frame_columns(suite.entity))
     con.execute(
-        f"create or replace temp table _gx_batch as select {columns} from _checked where {where}"
+        f"create or replace temp table _gx_batch as select {columns} "
+        f"from _checked as c join _files as f using (_file) where {where}"
     )
     return con.execute("select count(*) from _gx_batch").fetchone()[0]
 

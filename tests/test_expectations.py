@@ -268,6 +268,29 @@ def test_gx_rechecks_a_sample_holding_every_flagged_row(tmp_path, monkeypatch):
     assert 22 <= elements <= 26
 
 
+def test_the_sample_depends_on_the_files_not_where_they_were_loaded(tmp_path, monkeypatch):
+    """The same deliveries loaded in two homes: the same rows sampled (about half of the
+    unflagged rows by hash), so GX's element counts are reproducible."""
+    monkeypatch.setenv("RETENTION_GX_SAMPLE_ROWS", "40")
+    samples = []
+    for home in ("first", "second"):
+        landing = tmp_path / home / "landing"
+        for name, content in DIRTY_ORDERS.items():
+            put(landing, ORDERS, name, content)
+        con = duckdb.connect(str(tmp_path / home / "w.duckdb"))
+        loader.load_landing(con, landing, tmp_path / home / "rejected", [ORDERS])
+        samples.append(
+            con.execute(
+                "select source_file, max(element_count), max(sql_element_count) "
+                "from raw.batch_validation group by 1 order by 1"
+            ).fetchall()
+        )
+        con.close()
+    assert samples[0] == samples[1]
+    # Sampled: fewer rows than checked, more than the flagged and first rows (22).
+    assert 22 < sum(n for _, n, _ in samples[0]) < sum(c for _, _, c in samples[0]) == 81
+
+
 def test_the_same_batch_validated_directly_gives_the_same_counts(tmp_path):
     """validate_frames on a hand-made frame: per-file counts from GX's unexpected indexes."""
     import pandas as pd
