@@ -11,7 +11,10 @@ DBT_PROJECT = Path(__file__).resolve().parent.parent / "dbt_project"
 DBT = Path(sys.executable).parent / "dbt"
 
 
-def run_dbt(args: list[str], warehouse: Path, scratch: Path) -> subprocess.CompletedProcess:
+def run_dbt(
+    args: list[str], warehouse: Path, scratch: Path, target: Path | None = None
+) -> subprocess.CompletedProcess:
+    """`target` defaults to `<scratch>/dbt_target`."""
     env = {**os.environ, "RETENTION_WAREHOUSE": str(warehouse)}
     command = [
         str(DBT),
@@ -19,7 +22,7 @@ def run_dbt(args: list[str], warehouse: Path, scratch: Path) -> subprocess.Compl
         "--profiles-dir",
         str(DBT_PROJECT),
         "--target-path",
-        str(scratch / "dbt_target"),
+        str(target or scratch / "dbt_target"),
         "--log-path",
         str(scratch / "logs"),
     ]
