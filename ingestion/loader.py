@@ -10,6 +10,7 @@ cannot be read is moved to the rejected folder beside a `.reason` file.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import shutil
@@ -216,12 +217,19 @@ def load_files(
             results.append(_record_duplicate(con, entity, sniffed, label, loaded_at))
             labels.add(label)
             continue
+        readable.append((sniffed, label))
+    _read_jsonl_keys(con, [sniffed for sniffed, _ in readable])
+    checked = []
+    for sniffed, label in readable:
         missing = suite.missing_columns(set(_present_columns(sniffed, con, entity).values()))
         if missing:
             reason = "missing required columns: " + ", ".join(missing)
-            results.append(_reject(con, entity, path, label, sniffed, reason, rejected, loaded_at))
+            results.append(
+                _reject(con, entity, sniffed.path, label, sniffed, reason, rejected, loaded_at)
+            )
             continue
-        readable.append((sniffed, label))
+        checked.append((sniffed, label))
+    readable = checked
 
     with tempfile.TemporaryDirectory(prefix="retention-ingest-") as scratch:
 
@@ -295,18 +303,39 @@ def _present_columns(sniffed: files.Sniffed, con, entity: Entity) -> dict[str, s
         # Columns are read by position (c0, c1 …): the header was parsed in Python, so DuckDB
         # never has to guess names or dialect.
         return {f"c{i}": _contract_name(entity, name) for i, name in enumerate(sniffed.header)}
-    if sniffed.format == "parquet":
-        names = sniffed.header  # read from the footer when sniffed
-    else:
-        names = [
-            r[0]
-            for r in con.execute(
-                f"select distinct unnest(json_keys(line)) "
-                f"from (select case when json_valid(line) then line end as line "
-                f"from ({_jsonl_lines([sniffed.path])})) where line is not null"
-            ).fetchall()
-        ]
-    return {name: _contract_name(entity, name) for name in names}
+    # Parquet: read from the footer when sniffed; JSONL: every key of the file's objects.
+    return {name: _contract_name(entity, name) for name in sniffed.header}
+
+
+def _read_jsonl_keys(con, sniffed: Sequence[files.Sniffed]) -> None:
+    """Each JSONL file's header: the sorted keys of all its objects (lines may differ). One
+    scan reads every UTF-8 file; a cp1251 file (DuckDB reads UTF-8 only) is read here."""
+    utf8 = {str(s.path): s for s in sniffed if s.format == "jsonl" and s.encoding != "cp1251"}
+    for s in sniffed:
+        if s.format == "jsonl" and s.encoding == "cp1251":
+            s.header = _cp1251_jsonl_keys(s.path)
+    if not utf8:
+        return
+    for file, keys in con.execute(f"""
+        select _file, list_sort(list(distinct key)) from (
+            select _file, unnest(json_keys(line)) as key
+            from ({_jsonl_lines([s.path for s in utf8.values()])})
+            where json_valid(line))
+        group by _file""").fetchall():
+        utf8[file].header = keys
+
+
+def _cp1251_jsonl_keys(path: Path) -> list[str]:
+    keys: set[str] = set()
+    with path.open(encoding="cp1251") as handle:
+        for line in handle:
+            try:
+                value = json.loads(line)
+            except ValueError:
+                continue  # quarantined when loaded, as DuckDB's json_valid rejects it
+            if isinstance(value, dict):
+                keys.update(value)
+    return sorted(keys)
 
 
 def _contract_name(entity: Entity, name: str) -> str:
@@ -455,8 +484,10 @@ def _load_group(
                 # The text of a native value has no blanks to trim and is never empty.
                 value = as_text if _native(c.type, delivered[c.name]) else _clean(as_text)
                 texts.append(f", {value} as {c.name}{rules.TEXT_SUFFIX}")
+        # A view: the checks read it once into `_checked`, and the delivered record (JSON) is
+        # built only for the rows quarantined, not for every row.
         con.execute(f"""
-            create or replace temp table _typed as
+            create or replace temp view _typed as
             select {", ".join(typed)}{"".join(texts)}, f.batch_id as {rules.BATCH_COLUMN},
                 t._file, t._row_number, t._parse_reason,
                 to_json({{{", ".join(record)}}})::varchar as _record
@@ -483,8 +514,9 @@ def _load_group(
         con.execute(
             f"""
             insert into {QUARANTINE}
-            select ?, f.batch_id, f.label, t._row_number, null, t._reasons, t._record, ?
+            select ?, f.batch_id, f.label, t._row_number, null, t._reasons, r._record, ?
             from _checked as t join _files as f using (_file)
+                join _typed as r using (_file, _row_number)
             where len(t._reasons) > 0 and f.reject_reason is null
             order by f.batch_id, t._row_number""",
             [entity.qualified_name, loaded_at],
@@ -623,7 +655,8 @@ def _check_rows(con, suite: rules.Suite, loaded_at: datetime) -> None:
             end as _reasons
         from (
             select *{"".join(", " + c for c in copies)}
-            from (select t.*, {", ".join(flags)} from _typed as t {" ".join(joins)}))""")
+            from (select t.* exclude (_record), {", ".join(flags)}
+                from _typed as t {" ".join(joins)}))""")
 
 
 # Per relation parameter, the temp table of its values cut to the group being loaded.

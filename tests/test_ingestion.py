@@ -360,6 +360,47 @@ def test_jsonl_and_parquet_sources(env):
     ) == [("P1", datetime(2025, 3, 1, 12), Decimal("19.99"), 1)]
 
 
+def test_each_jsonl_file_is_read_with_its_own_keys(env):
+    """The first day's tickets have no topic or reopen_count, the second day's lines have one
+    each, the third file is cp1251 (a Cyrillic customer id): every key of every file loads."""
+    con, landing, rejected = env
+
+    def ticket(ticket_id, day, customer_id="C1", **extra):
+        return {
+            "ticket_id": ticket_id,
+            "customer_id": customer_id,
+            "opened_at": f"2025-03-{day}T09:00:00",
+            "updated_at": f"2025-03-{day}T09:00:00",
+            "status": "open",
+            "category": "complaint",
+            **extra,
+        }
+
+    days = (
+        ("01", "utf-8", [ticket("T1", "01")]),
+        ("02", "utf-8", [ticket("T2", "02", topic="price"), ticket("T3", "02", reopen_count=2)]),
+        ("03", "cp1251", [ticket("T4", "03", customer_id="К-1", topic="service")]),
+    )
+    for day, encoding, tickets in days:
+        body = "".join(json.dumps(t, ensure_ascii=False) + "\n" for t in tickets)
+        put(landing, TICKETS, f"tickets_2025-03-{day}.jsonl", body.encode(encoding))
+    results = loader.load_landing(con, landing, rejected, [TICKETS])["support_tickets"]
+    assert [(r.status, r.rows_loaded, r.rows_quarantined) for r in results] == [
+        ("loaded", 1, 0),
+        ("loaded", 2, 0),
+        ("loaded", 1, 0),
+    ]
+    assert rows(
+        con,
+        "select ticket_id, customer_id, topic, reopen_count from raw.support_tickets order by 1",
+    ) == [
+        ("T1", "C1", None, None),
+        ("T2", "C1", "price", None),
+        ("T3", "C1", None, 2),
+        ("T4", "К-1", "service", None),
+    ]
+
+
 def test_corrected_redelivery_loads_normally(env):
     con, landing, rejected = env
     put(
