@@ -25,16 +25,15 @@ latest_batch_per_order as (
 ),
 
 current_lines as (
+    -- One row per line: the loader quarantines a repeated (order_id, line_number) within a
+    -- file (its suite's compound uniqueness rule), and a batch is one file. No window over
+    -- every line is needed; the unique test on order_line_id guards the assumption.
     select source.*
     from source
     inner join latest_batch_per_order
         on
             source.order_id = latest_batch_per_order.order_id
             and source._batch_id = latest_batch_per_order.latest_batch_id
-),
-
-deduplicated as (
-    {{ latest_per_key('current_lines', ['order_id', 'line_number']) }}
 ),
 
 renamed as (
@@ -61,7 +60,7 @@ renamed as (
         _loaded_at as loaded_at,
         {{ built_at() }} as built_at
 
-    from deduplicated
+    from current_lines
 )
 
 select * from renamed
