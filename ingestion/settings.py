@@ -61,14 +61,15 @@ def duckdb_config(database: Path | None = None) -> dict[str, str]:
     }
 
 
-# Great Expectations re-checks, per load group (about a million rows), every row the SQL rules
-# flag and a deterministic sample of the others (ingestion/CONTRACT.md).
+# Great Expectations re-checks every row the SQL rules flag and a deterministic sample of the
+# others: this many per started million rows of a load group (ingestion/CONTRACT.md).
 GX_DEFAULT_SAMPLE_ROWS = 25_000
 
 
 def gx_sample_rows() -> int | None:
-    """RETENTION_GX_SAMPLE_ROWS: the clean rows Great Expectations re-checks per load group
-    beside every flagged row (default 25,000); `all` or `0` re-checks every row."""
+    """RETENTION_GX_SAMPLE_ROWS: the clean rows Great Expectations re-checks per started
+    million rows of a load group, beside every flagged row (default 25,000); `all` or `0`
+    re-checks every row."""
     value = (os.environ.get("RETENTION_GX_SAMPLE_ROWS") or "").strip().lower()
     if not value:
         return GX_DEFAULT_SAMPLE_ROWS
