@@ -1,6 +1,9 @@
 -- One row per order placed by the as-of date: the customer's order sequence, new vs repeat,
 -- net revenue after returns and cancellations, and gross margin from the lines.
 {{ incremental_by_customer_config() }}
+-- Scheduled after int_customer_purchase_stats (not a data dependency): both read every order,
+-- and side by side under the memory limit they spill (see dbt_project.yml, on concurrency).
+-- depends_on: {{ ref('int_customer_purchase_stats') }}
 
 with
 

@@ -1,5 +1,8 @@
 {# Lines are replaced per order: delete+insert on order_id drops a line a later export left out. #}
 {{ incremental_staging_config('order_id') }}
+-- Scheduled after stg_orders__orders (not a data dependency): both read every version of every
+-- order, and side by side under the memory limit they spill (see dbt_project.yml).
+-- depends_on: {{ ref('stg_orders__orders') }}
 
 with
 
