@@ -56,3 +56,43 @@ def test_holdout_window_shrinks_to_half_a_short_history():
         date(2025, 3, 2),
         date(2025, 5, 1),
     )
+
+
+def test_the_asset_reports_what_the_library_computes_on_the_raw_ids(tmp_path, monkeypatch):
+    """The asset numbers customers in SQL before pandas sees them; its figures are those of
+    the report on the id strings themselves (a purchase day bought twice counted once)."""
+    import dagster as dg
+
+    from orchestration.model_assets import HoldoutConfig, clv_holdout_validation
+    from orchestration.resources import Warehouse
+
+    purchases = simulated_purchases(400, seed=5)
+    orders = pd.concat([purchases, purchases.head(50)], ignore_index=True)  # same-day repeats
+    monkeypatch.setenv("RETENTION_HOME", str(tmp_path))
+    warehouse = Warehouse()
+    with warehouse.connect() as con:
+        con.execute("create schema marts; create schema intermediate")
+        con.execute("create table intermediate.int_as_of as select date '2025-12-31' as as_of_date")
+        con.register("orders", orders)
+        con.execute(
+            "create table marts.fct_orders as "
+            "select customer_id, ordered_on, true as is_purchase from orders "
+            "union all select 'c-cancelled', date '2025-03-01', false"
+        )
+    result = clv_holdout_validation(
+        context=dg.build_asset_context(), warehouse=warehouse, config=HoldoutConfig()
+    )
+    first = purchases["ordered_on"].min()
+    calibration_end, holdout_end = holdout_window(first, date(2025, 12, 31), 180)
+    expected = holdout_report(purchases, calibration_end, holdout_end)
+    metadata = {k: getattr(v, "value", v) for k, v in result.metadata.items()}
+    assert metadata["customers"] == expected.customers
+    assert metadata["actual_purchases"] == expected.actual_purchases
+    assert metadata["predicted_purchases"] == round(expected.predicted_purchases, 1)
+    with warehouse.connect() as con:
+        deciles = con.execute(
+            "select decile, customers, actual from marts.clv_holdout_validation order by 1"
+        ).fetchall()
+    assert deciles == [
+        (row.decile, row.customers, row.actual) for row in expected.deciles.itertuples()
+    ]
