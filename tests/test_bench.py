@@ -225,19 +225,18 @@ def test_tiny_benchmark_reports_every_stage(tmp_path):
     assert "| 0.005 |" in (tmp_path / "results" / "README.md").read_text()
 
 
+def sf10_targets(**fits) -> dict[str, dict]:
+    """Targets of an SF 10 run with 900 000 customers fitted, the fits as given (seconds)."""
+    seconds = {"full": 400.0, "increment": 100.0, "full.validate": 30.0, "full.dbt_build": 150.0}
+    seconds |= {f"{phase}.model_fit": value for phase, value in fits.items()}
+    stages = {name: {"median_seconds": value} for name, value in seconds.items()}
+    targets = harness.evaluate_targets(10.0, stages, 3 << 30, 900_000, {})
+    return {t["target"]: t for t in targets}
+
+
 def test_the_model_fit_is_projected_per_customer_fitted():
     # 900 000 customers fitted in 9.9 s: 11.0 s for a million, over the 10 s target.
-    stages = {
-        name: {"median_seconds": seconds}
-        for name, seconds in {
-            "full": 400.0,
-            "increment": 100.0,
-            "full.model_fit": 9.9,
-            "full.validate": 30.0,
-            "full.dbt_build": 150.0,
-        }.items()
-    }
-    targets = {t["target"]: t for t in harness.evaluate_targets(10.0, stages, 3 << 30, 900_000, {})}
+    targets = sf10_targets(full=9.9)
     fit = targets["model fit on 1M customers ≤ 10 s"]
     assert fit["status"] == "not applicable at this SF"
     assert (fit["projected_to"], fit["projected_status"]) == ("1M customers", "not met")
@@ -248,18 +247,6 @@ def test_the_model_fit_is_projected_per_customer_fitted():
 def test_the_fit_is_judged_on_the_build_where_it_ran_least_shared():
     # Full build 9.9 s (beside other nodes), increment 4.5 s for the same 900 000 customers:
     # 5.0 s for a million.
-    stages = {
-        name: {"median_seconds": seconds}
-        for name, seconds in {
-            "full": 400.0,
-            "increment": 100.0,
-            "full.model_fit": 9.9,
-            "increment.model_fit": 4.5,
-            "full.validate": 30.0,
-            "full.dbt_build": 150.0,
-        }.items()
-    }
-    targets = {t["target"]: t for t in harness.evaluate_targets(10.0, stages, 3 << 30, 900_000, {})}
-    fit = targets["model fit on 1M customers ≤ 10 s"]
+    fit = sf10_targets(full=9.9, increment=4.5)["model fit on 1M customers ≤ 10 s"]
     assert fit["measured"] == pytest.approx(4.5)
     assert (fit["linear_projection"], fit["projected_status"]) == (pytest.approx(5.0), "met")
