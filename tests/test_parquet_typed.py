@@ -70,6 +70,13 @@ def lines(n: int, **columns) -> dict:
     }
 
 
+def put_lines(landing: Path, day: str, n: int, **columns) -> str:
+    """`n` lines of order O1 (`lines`) written as lines_<day>.parquet; returns the file name."""
+    name = f"lines_{day}.parquet"
+    put(landing, ORDER_LINES, name, lines(n, **columns))
+    return name
+
+
 def dec(values, precision, scale):
     return pa.array(
         [None if v is None else Decimal(v) for v in values], pa.decimal128(precision, scale)
@@ -110,17 +117,14 @@ def test_contract_typed_columns_load_as_delivered(env):
 
 def test_other_types_are_read_as_their_text(env):
     con, landing, rejected = env
-    put(
+    name = put_lines(
         landing,
-        ORDER_LINES,
-        "lines_2025-03-01.parquet",
-        lines(
-            6,
-            line_number=pa.array([1.0, 1.5, None, 1e10, 3.0, 4.0], pa.float64()),
-            quantity=pa.array([2, 2, 2, 2, -3, 2**63 - 1], pa.int64()),
-            unit_price=pa.array([1.23456, 10.0, 10.0, 10.0, 10.0, float("nan")], pa.float64()),
-            unit_cost=dec(["4", "4", "4", "4", "12345678901234567890", "4"], 38, 2),
-        ),
+        "2025-03-01",
+        6,
+        line_number=pa.array([1.0, 1.5, None, 1e10, 3.0, 4.0], pa.float64()),
+        quantity=pa.array([2, 2, 2, 2, -3, 2**63 - 1], pa.int64()),
+        unit_price=pa.array([1.23456, 10.0, 10.0, 10.0, 10.0, float("nan")], pa.float64()),
+        unit_cost=dec(["4", "4", "4", "4", "12345678901234567890", "4"], 38, 2),
     )
 
     assert load(con, landing, rejected, ORDER_LINES) == [("loaded", 6, 1, 5)]
@@ -129,7 +133,6 @@ def test_other_types_are_read_as_their_text(env):
         "select _row_number, line_number, quantity, unit_price, unit_cost "
         "from raw.orders_order_lines"
     ).fetchall() == [(1, 1, Decimal("2.000"), Decimal("1.2346"), Decimal("4.0000"))]
-    name = "lines_2025-03-01.parquet"
     assert held(con) == [
         (name, 2, ["type:line_number"], line_record("1.5", "2", "10.0", "4.00")),
         (name, 3, ["missing:line_number"], line_record(None, "2", "10.0", "4.00")),
@@ -151,24 +154,20 @@ def test_other_types_are_read_as_their_text(env):
 
 def test_text_columns_in_parquet_are_parsed_like_csv(env):
     con, landing, rejected = env
-    put(
+    name = put_lines(
         landing,
-        ORDER_LINES,
-        "lines_2025-03-01.parquet",
-        lines(
-            5,
-            line_number=[" 7 ", "abc", "", "0x10", "8"],
-            quantity=["1 234.5", "2", "2", "2", "2"],
-            unit_price=["10", "10", "10", "10", "12,50"],
-            unit_cost=["4", "4", "4", "4", "4"],
-        ),
+        "2025-03-01",
+        5,
+        line_number=[" 7 ", "abc", "", "0x10", "8"],
+        quantity=["1 234.5", "2", "2", "2", "2"],
+        unit_price=["10", "10", "10", "10", "12,50"],
+        unit_cost=["4", "4", "4", "4", "4"],
     )
 
     assert load(con, landing, rejected, ORDER_LINES) == [("loaded", 5, 1, 4)]
     assert con.execute(
         "select line_number, quantity, unit_price from raw.orders_order_lines"
     ).fetchall() == [(7, Decimal("1234.500"), Decimal("10.0000"))]
-    name = "lines_2025-03-01.parquet"
     assert held(con) == [
         (name, 2, ["type:line_number"], line_record("abc", "2", "10", "4")),
         (name, 3, ["missing:line_number"], line_record("", "2", "10", "4")),
@@ -183,18 +182,8 @@ def test_files_of_one_scan_share_the_wider_type(env):
     column in the other are both read as floats, and only 1.5 is not a line number."""
     con, landing, rejected = env
     money = {"quantity": dec(["2", "2"], 18, 3), "unit_price": dec(["10", "10"], 18, 4)}
-    put(
-        landing,
-        ORDER_LINES,
-        "lines_2025-03-01.parquet",
-        lines(2, line_number=pa.array([1, 2], pa.int32()), **money),
-    )
-    put(
-        landing,
-        ORDER_LINES,
-        "lines_2025-03-02.parquet",
-        lines(2, line_number=pa.array([1.0, 1.5], pa.float64()), **money),
-    )
+    put_lines(landing, "2025-03-01", 2, line_number=pa.array([1, 2], pa.int32()), **money)
+    put_lines(landing, "2025-03-02", 2, line_number=pa.array([1.0, 1.5], pa.float64()), **money)
 
     assert load(con, landing, rejected, ORDER_LINES) == [
         ("loaded", 2, 2, 0),
@@ -314,25 +303,22 @@ def test_unreadable_parquet_is_rejected_and_the_rest_loads(env):
     """A truncated file and a text file named .parquet are rejected with a reason and kept in
     the rejected folder; the good file beside them loads."""
     con, landing, rejected = env
-    put(
+    good_name = put_lines(
         landing,
-        ORDER_LINES,
-        "lines_2026-10-01.parquet",
-        lines(
-            2,
-            line_number=[1, 2],
-            quantity=[1, 2],
-            unit_price=dec(["1.00", "2.00"], 18, 4),
-            unit_cost=dec(["0.5", None], 18, 4),
-        ),
+        "2026-10-01",
+        2,
+        line_number=[1, 2],
+        quantity=[1, 2],
+        unit_price=dec(["1.00", "2.00"], 18, 4),
+        unit_cost=dec(["0.5", None], 18, 4),
     )
     folder = landing / ORDER_LINES.source / ORDER_LINES.name
-    good = (folder / "lines_2026-10-01.parquet").read_bytes()
+    good = (folder / good_name).read_bytes()
     (folder / "lines_2026-10-02.parquet").write_bytes(good[: len(good) // 2])
     (folder / "lines_2026-10-03.parquet").write_text("order_id,line_number\nO1,1\n")
     results = loader.load_landing(con, landing, rejected, [ORDER_LINES])[ORDER_LINES.table]
     by_file = {Path(r.source_file).name: r for r in results}
-    assert by_file["lines_2026-10-01.parquet"].rows_loaded == 2
+    assert by_file[good_name].rows_loaded == 2
     for name in ("lines_2026-10-02.parquet", "lines_2026-10-03.parquet"):
         assert by_file[name].status == "rejected"
         assert by_file[name].reason.startswith("not a readable Parquet file")
