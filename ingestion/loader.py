@@ -202,7 +202,7 @@ def load_files(
     suite = rules.load_suite(entity)
     loaded_at = datetime.now().replace(microsecond=0)
     results: list[FileResult] = []
-    readable: list[tuple[files.Sniffed, str]] = []
+    new_files: list[tuple[files.Sniffed, str]] = []
     loaded = _loaded_contents(con, entity)
     for path, label in items:
         try:
@@ -220,10 +220,10 @@ def load_files(
             results.append(_record_duplicate(con, entity, sniffed, label, loaded_at))
             labels.add(label)
             continue
-        readable.append((sniffed, label))
-    _read_jsonl_keys(con, [sniffed for sniffed, _ in readable])
-    checked = []
-    for sniffed, label in readable:
+        new_files.append((sniffed, label))
+    _read_jsonl_keys(con, [sniffed for sniffed, _ in new_files])
+    readable: list[tuple[files.Sniffed, str]] = []
+    for sniffed, label in new_files:
         missing = suite.missing_columns(set(_present_columns(sniffed, con, entity).values()))
         if missing:
             reason = "missing required columns: " + ", ".join(missing)
@@ -231,8 +231,7 @@ def load_files(
                 _reject(con, entity, sniffed.path, label, sniffed, reason, rejected, loaded_at)
             )
             continue
-        checked.append((sniffed, label))
-    readable = checked
+        readable.append((sniffed, label))
 
     with tempfile.TemporaryDirectory(prefix="retention-ingest-") as scratch:
 
