@@ -10,7 +10,6 @@ cannot be read is moved to the rejected folder beside a `.reason` file.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
@@ -221,24 +220,23 @@ def load_files(
             labels.add(label)
             continue
         new_files.append((sniffed, label))
-    _read_jsonl_keys(con, [sniffed for sniffed, _ in new_files])
-    readable: list[tuple[files.Sniffed, str]] = []
-    for sniffed, label in new_files:
-        missing = suite.missing_columns(set(_present_columns(sniffed, con, entity).values()))
-        if missing:
-            reason = "missing required columns: " + ", ".join(missing)
-            results.append(
-                _reject(con, entity, sniffed.path, label, sniffed, reason, rejected, loaded_at)
-            )
-            continue
-        readable.append((sniffed, label))
-
-    with tempfile.TemporaryDirectory(prefix="retention-ingest-") as scratch:
+    # cp1251 files are read through a UTF-8 copy here (`_readable_path`).
+    with tempfile.TemporaryDirectory(prefix="retention-ingest-") as scratch_dir:
+        scratch = Path(scratch_dir)
+        _read_jsonl_keys(con, [sniffed for sniffed, _ in new_files], scratch)
+        readable: list[tuple[files.Sniffed, str]] = []
+        for sniffed, label in new_files:
+            missing = suite.missing_columns(set(_present_columns(sniffed, con, entity).values()))
+            if missing:
+                reason = "missing required columns: " + ", ".join(missing)
+                results.append(
+                    _reject(con, entity, sniffed.path, label, sniffed, reason, rejected, loaded_at)
+                )
+                continue
+            readable.append((sniffed, label))
 
         def load(group):
-            return _load_group(
-                con, entity, suite, group, Path(scratch), loaded_at, rejected, validate
-            )
+            return _load_group(con, entity, suite, group, scratch, loaded_at, rejected, validate)
 
         for group in _groups(readable):
             try:
@@ -309,35 +307,30 @@ def _present_columns(sniffed: files.Sniffed, con, entity: Entity) -> dict[str, s
     return {name: _contract_name(entity, name) for name in sniffed.header}
 
 
-def _read_jsonl_keys(con, sniffed: Sequence[files.Sniffed]) -> None:
-    """Each JSONL file's header: the sorted keys of all its objects (lines may differ). One
-    scan reads every UTF-8 file; a cp1251 file (DuckDB reads UTF-8 only) is read here."""
-    utf8 = {str(s.path): s for s in sniffed if s.format == "jsonl" and s.encoding != "cp1251"}
-    for s in sniffed:
-        if s.format == "jsonl" and s.encoding == "cp1251":
-            s.header = _cp1251_jsonl_keys(s.path)
-    if not utf8:
+def _read_jsonl_keys(con, sniffed: Sequence[files.Sniffed], scratch: Path) -> None:
+    """Each JSONL file's header: the sorted keys of all its objects (lines may differ), read
+    for every file in one scan."""
+    by_path = {str(_readable_path(s, scratch)): s for s in sniffed if s.format == "jsonl"}
+    if not by_path:
         return
     for file, keys in con.execute(f"""
         select _file, list_sort(list(distinct key)) from (
             select _file, unnest(json_keys(line)) as key
-            from ({_jsonl_lines([s.path for s in utf8.values()])})
+            from ({_jsonl_lines([Path(p) for p in by_path])})
             where json_valid(line))
         group by _file""").fetchall():
-        utf8[file].header = keys
+        by_path[file].header = keys
 
 
-def _cp1251_jsonl_keys(path: Path) -> list[str]:
-    keys: set[str] = set()
-    with path.open(encoding="cp1251") as handle:
-        for line in handle:
-            try:
-                value = json.loads(line)
-            except ValueError:
-                continue  # quarantined when loaded, as DuckDB's json_valid rejects it
-            if isinstance(value, dict):
-                keys.update(value)
-    return sorted(keys)
+def _readable_path(sniffed: files.Sniffed, scratch: Path) -> Path:
+    """The file as DuckDB reads it (UTF-8 only): a cp1251 file is transcoded into `scratch`
+    once per load, however many steps read it."""
+    if sniffed.encoding != "cp1251":
+        return sniffed.path
+    target = scratch / f"{sniffed.sha256}{sniffed.path.suffix}"
+    if not target.exists():
+        files.transcode_to_utf8(sniffed.path, "cp1251", target)
+    return target
 
 
 def _contract_name(entity: Entity, name: str) -> str:
@@ -407,13 +400,7 @@ def _load_group(
     validate: bool,
 ) -> list[FileResult]:
     first = group[0][0]
-    read_paths: list[Path] = []
-    for sniffed, _ in group:
-        if sniffed.encoding == "cp1251":
-            target = scratch / f"{sniffed.sha256}{sniffed.path.suffix}"
-            read_paths.append(files.transcode_to_utf8(sniffed.path, "cp1251", target))
-        else:
-            read_paths.append(sniffed.path)
+    read_paths = [_readable_path(sniffed, scratch) for sniffed, _ in group]
 
     con.execute("begin transaction")
     try:
