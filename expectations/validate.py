@@ -12,9 +12,11 @@ the unexpected rows by index, and the index says which file each belongs to.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import math
 import os
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -47,6 +49,32 @@ class ExpectationResult:
 
 
 _GX: dict[str, Any] = {}
+_GX_MODULES = (
+    "great_expectations",
+    "great_expectations.core",
+    "great_expectations.data_context.types.base",
+)
+_prefetch_started = threading.Event()
+
+
+def prefetch() -> None:
+    """Start importing GX (~2-4 s of Python) in a background thread, once per process: the
+    loader calls it before its first scan, and the import runs while DuckDB, which releases the
+    GIL, reads the files. `_gx` imports the same modules; Python's import lock makes it wait for
+    an import under way. A failure here is left for `_gx` to raise as `GXUnavailable`."""
+    if _prefetch_started.is_set() or _GX:
+        return
+    _prefetch_started.set()
+
+    def import_all() -> None:
+        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+        try:
+            for module in _GX_MODULES:
+                importlib.import_module(module)
+        except Exception:  # reported by `_gx`, in the thread that validates
+            pass
+
+    threading.Thread(target=import_all, name="gx-prefetch", daemon=True).start()
 
 
 def _gx():

@@ -220,6 +220,10 @@ def load_files(
             labels.add(label)
             continue
         new_files.append((sniffed, label))
+    if validate and new_files:
+        from expectations import validate as gx_validate
+
+        gx_validate.prefetch()
     # cp1251 files are read through a UTF-8 copy here (`_readable_path`).
     with tempfile.TemporaryDirectory(prefix="retention-ingest-") as scratch_dir:
         scratch = Path(scratch_dir)

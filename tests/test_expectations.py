@@ -4,8 +4,10 @@ Great Expectations on pandas, reconciled, reported by a Dagster asset check and 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from datetime import date, datetime
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -592,3 +594,32 @@ def test_generate_and_demo_commands_take_dirty(tmp_path):
     assert {p.name: p.default for p in demo.params}["dirty"] == 0.005
     too_dirty = CliRunner().invoke(cli, ["generate", "--dirty", "0.5", "--out", str(out)])
     assert too_dirty.exit_code != 0
+
+
+def test_gx_is_imported_in_the_background_once_the_loader_has_files(tmp_path, monkeypatch):
+    # In a fresh interpreter: nothing imports GX until `prefetch`, which imports it on its own
+    # thread, once.
+    probe = (
+        "import sys, threading\n"
+        "from expectations import validate\n"
+        "assert 'great_expectations' not in sys.modules\n"
+        "validate.prefetch(); validate.prefetch()\n"
+        "threads = [t for t in threading.enumerate() if t.name == 'gx-prefetch']\n"
+        "assert len(threads) == 1, threads\n"
+        "threads[0].join()\n"
+        "assert 'great_expectations.data_context.types.base' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", probe], check=True, cwd=Path(__file__).parent.parent)
+    # The loader starts it only when it has files to load and GX to run.
+    calls = []
+    monkeypatch.setattr(gx_validate, "prefetch", lambda: calls.append(1))
+    landing = tmp_path / "landing"
+    first = put(landing, ORDERS, "orders_1.csv", ORDERS_H + orders(1, 2))
+    second = put(landing, ORDERS, "orders_2.csv", ORDERS_H + orders(3, 4))
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        # Without GX, with GX, and with GX again on a file already loaded (nothing to load).
+        for path, validate in ((first, False), (second, True), (second, True)):
+            loader.load_files(
+                con, ORDERS, [(path, path.name)], rejected=tmp_path / "rejected", validate=validate
+            )
+    assert calls == [1]
