@@ -52,22 +52,24 @@ def publish(warehouse: Path, target_dir: Path, run_id: str, schemas=PUBLISHED_SC
                 f"and table_name not in ({', '.join(repr(t) for t in UNPUBLISHED_TABLES)}) "
                 "order by 1, 2"
             ).fetchall()
+            # One transaction: the copy is new and private until the rename, and a commit per
+            # table would write each table's blocks out on its own.
+            con.execute("begin transaction")
             for schema, name in relations:
                 con.execute(f"create schema if not exists {schema}")
                 con.execute(
                     f'create table {schema}."{name}" as select * from warehouse.{schema}."{name}"'
                 )
-                tables[f"{schema}.{name}"] = con.execute(
-                    f'select count(*) from {schema}."{name}"'
-                ).fetchone()[0]
-                con.execute(
+                # COPY answers with the number of rows it wrote.
+                (tables[f"{schema}.{name}"],) = con.execute(
                     f"copy {schema}.\"{name}\" to '{version_dir / f'{schema}.{name}.parquet'}' "
                     "(format parquet)"
-                )
+                ).fetchone()
             manifest = {"published_at": stamp, "run_id": run_id, "tables": tables}
             con.execute("create schema if not exists published")
             con.execute("create table published.manifest (manifest json)")
             con.execute("insert into published.manifest values (?)", [json.dumps(manifest)])
+            con.execute("commit")
             con.execute("detach warehouse")
             con.execute("checkpoint")
         (version_dir / "manifest.json").write_text(json.dumps(manifest, indent=2), "utf-8")

@@ -57,7 +57,9 @@ def test_readers_during_rebuilds_see_only_complete_versions_and_never_fail(tmp_p
     time.sleep(0.5)
     for version in range(1, 6):
         make_warehouse(warehouse, 1000 + version * 100)
-        publish(warehouse, bi, run_id=f"r{version}")
+        published = publish(warehouse, bi, run_id=f"r{version}")
+        rows = 1000 + version * 100
+        assert published.tables == {"marts.dim_customers": rows, "marts.fct_orders": 3 * rows}
         time.sleep(0.3)
     outputs = [reader.communicate(timeout=60) for reader in readers]
 
