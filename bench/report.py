@@ -77,6 +77,10 @@ def machine_line(data: dict[str, Any]) -> str:
     )
 
 
+def _runs(count: int) -> str:
+    return "one run" if count == 1 else f"median of {count} runs"
+
+
 def render_result(data: dict[str, Any]) -> str:
     p, stages = data["parameters"], data["stages"]
     world = p["world"]
@@ -187,7 +191,9 @@ def render_result(data: dict[str, Any]) -> str:
     if csv_rows:
         lines += [
             "",
-            "Orders as CSV instead of Parquet (ingestion of the history only):",
+            "Orders as CSV instead of Parquet (ingestion of the history only; CSV: "
+            f"{_runs(len(stages[f'csv.ingest.{csv_rows[0].table}']['repeats_seconds']))}, "
+            "Parquet: the median above):",
             "",
             "| entity | Parquet, s | rows/s | CSV, s | rows/s |",
             "|---|---:|---:|---:|---:|",

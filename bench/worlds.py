@@ -69,6 +69,15 @@ class World:
             if path.stem.endswith(suffix) == increment
         ]
 
+    def read_through(self, sources=None) -> int:
+        """Read the history's files once, into the page cache, as a warm-up would; bytes read."""
+        read = 0
+        for path in self.files(increment=False, sources=sources):
+            with open(path, "rb") as handle:
+                while chunk := handle.read(1 << 24):
+                    read += len(chunk)
+        return read
+
     def land(self, target: Path, *, increment: bool, sources=None) -> int:
         """Hard-link (or copy) files into a landing folder; the cache is never loaded in place,
         since the loader moves a rejected file away."""

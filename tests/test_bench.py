@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from bench import dbt_layers, harness, rss
+from bench import dbt_layers, harness, rss, worlds
 from ingestion.contract import ENTITIES
 
 PHASE_PARTS = ("ingest", "validate", "dbt_build", "clv_holdout", "deliver_files", "publish_bi")
@@ -155,6 +155,33 @@ def test_aggregate_takes_medians_and_the_peak():
     assert stage["repeats_seconds"] == [3.0, 1.0, 2.0]
     assert stage["peak_rss_bytes"] == 300
     assert stage["rows_per_second"] == 5.0
+
+
+def test_a_stage_only_the_first_repeat_measured_is_its_own_figure():
+    runs = [
+        {"stages": {"full": {"seconds": s}} | extra}
+        for s, extra in (
+            (3.0, {"csv.ingest.orders_orders": {"seconds": 7.0, "rows": 14}}),
+            (1.0, {}),
+            (2.0, {}),
+        )
+    ]
+    stages = harness.aggregate(runs)
+    assert stages["full"]["median_seconds"] == 2.0
+    csv = stages["csv.ingest.orders_orders"]
+    assert (csv["median_seconds"], csv["repeats_seconds"]) == (7.0, [7.0])
+    assert csv["rows_per_second"] == 2.0
+
+
+def test_read_through_reads_the_history_of_the_sources_asked(tmp_path):
+    world = worlds.World(tmp_path, {"end_date": "2026-10-31"}, {}, 0.0, True)
+    sizes = {"orders/orders/orders_2026-10-30.csv": 5, "orders/orders/orders_2026-10-31.csv": 7}
+    sizes |= {"crm/customers/customers_2026-10-30.csv": 11}
+    for name, size in sizes.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x" * size)
+    # The history only (not the increment day, 2026-10-31), of orders only.
+    assert world.read_through(sources=("orders",)) == 5
 
 
 @pytest.mark.slow
