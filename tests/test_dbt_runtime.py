@@ -33,3 +33,33 @@ def test_production_builds_leave_unit_tests_to_ci(tmp_path):
     with dbt_environment(parse_state="ls", target_root=tmp_path) as target:
         production = run_dbt(listing, warehouse, tmp_path, target)
     assert production.stdout.split() == []
+
+
+def test_the_dbt_resource_starts_dbt_without_a_version_probe_or_an_adapter(tmp_path, monkeypatch):
+    import re
+    import subprocess
+
+    from dagster_dbt.core import resource as dagster_dbt_resource
+
+    from orchestration.resources import dbt_executable, dbt_project, dbt_resource
+
+    # What dagster-dbt would have learnt from `dbt --version`, asked here independently.
+    printed = subprocess.run(
+        [dbt_executable(), "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    core = re.search(r"Core:\s*\n\s*- installed:\s*(\d+\.\d+\.\d+)", printed).group(1)
+
+    def no_probe(*args, **kwargs):
+        raise AssertionError(f"dagster-dbt ran {args[0]!r}")
+
+    monkeypatch.setattr(dagster_dbt_resource, "check_output", no_probe)
+    dbt = dbt_resource(dbt_project())
+    assert str(dbt._cli_version) == core
+    with dbt_environment(parse_state="ls", target_root=tmp_path) as target:
+        invocation = dbt.cli(
+            ["ls", "--select", "stg_crm__managers", "--output", "name", "--quiet"],
+            target_path=target,
+        )
+        invocation.wait()
+    assert invocation.adapter is None
+    assert invocation.is_successful()
