@@ -94,8 +94,8 @@ def render_result(data: dict[str, Any]) -> str:
         f"JSONL, CRM CSV; generated rows (history + increment): "
         + ", ".join(f"{t} {n:,}" for t, n in rows.items()),
         f"- generation (not counted): {data['data']['generation_seconds']:.1f} s",
-        f"- runs: median of {p['repeats']} after {p['warmups']} warm-up(s) (a warm-up is the "
-        "full build only), each in a fresh "
+        f"- runs: median of {p['repeats']} after {p['warmups']} warm-up(s) (a warm-up: "
+        f"{p.get('warm_up', 'the full build only')}), each in a fresh "
         f"process tree and scratch home; DuckDB threads {p['duckdb']['RETENTION_DUCKDB_THREADS']}"
         f", memory_limit {p['duckdb']['RETENTION_DUCKDB_MEMORY_LIMIT']}, dbt threads "
         f"{p['duckdb']['RETENTION_DBT_THREADS']}",

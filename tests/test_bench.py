@@ -189,7 +189,7 @@ def test_tiny_benchmark_reports_every_stage(tmp_path):
     path = harness.run_benchmark(
         0.005,
         repeats=1,
-        warmups=0,
+        warmups=1,
         cache_root=tmp_path / "cache",
         results_dir=tmp_path / "results",
         echo=lambda *_: None,
@@ -218,6 +218,9 @@ def test_tiny_benchmark_reports_every_stage(tmp_path):
         assert stages[name]["median_seconds"] > 0, name
     assert stages["full.ingest"]["rows_per_second"] > 0
     assert stages["full.model_fit"]["customers"] > 0
+    # The warm-up's figures are kept apart, never among the repeats'.
+    assert [w["seconds"] > 0 for w in data["warmups"]] == [True]
+    assert not [name for name in stages if name.startswith("warm_up")]
 
     def repeat(name: str, i: int) -> float:
         stage = stages[name]
