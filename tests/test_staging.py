@@ -80,3 +80,35 @@ def test_later_versions_win_in_staging(tmp_path):
         ("O2-1", 12.0, 8.0),
     ]
     assert tickets == [("T1", "closed", False)]
+
+
+def test_keys_of_large_incremental_models_are_tested_on_their_latest_build(tmp_path):
+    """`where: __latest_build__` (macros/tests/get_where_subquery.sql): the unique test on an
+    order-grain model reads the rows its latest build wrote, every row with `test_all_rows`."""
+    warehouse = tmp_path / "w.duckdb"
+    old, latest = "2026-10-30 06:00:00", "2026-10-31 06:00:00"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema staging")
+        con.execute(
+            "create table staging.stg_orders__orders (order_id varchar, built_at timestamp)"
+        )
+        # An old build left a repeated key; the latest build's keys are distinct.
+        con.execute(
+            "insert into staging.stg_orders__orders values "
+            f"('a', '{old}'), ('b', '{old}'), ('b', '{old}'), ('c', '{latest}'), ('d', '{latest}')"
+        )
+    unique = ["test", "--select", "stg_orders__orders,test_name:unique"]
+
+    def failures(*extra: str) -> int:
+        try:
+            run_dbt([*unique, *extra], warehouse, tmp_path)
+        except AssertionError as failed:
+            assert "FAIL 1 unique_stg_orders__orders_order_id" in str(failed), failed
+            return 1
+        return 0
+
+    assert failures() == 0
+    assert failures("--vars", "{test_all_rows: true}") == 1
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(f"insert into staging.stg_orders__orders values ('d', '{latest}')")
+    assert failures() == 1
