@@ -39,7 +39,8 @@ renamed as (
 
         -- lineage
         _source_file as source_file,
-        _loaded_at as loaded_at
+        _loaded_at as loaded_at,
+        {{ built_at() }} as built_at
 
     from source
 )
