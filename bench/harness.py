@@ -389,7 +389,6 @@ def run_benchmark(
                 )
             },
             "csv_variant": csv_variant,
-            "csv_variant_repeats": 1 if csv_variant else 0,
         },
         "data": {
             "generated_rows": world.rows,
