@@ -147,10 +147,12 @@ def ensure_manifest(project_dir: Path) -> bool:
 
 class RetentionDbtCli(DbtCliResource):
     """dagster-dbt's resource less two start-up costs this project never uses, ~4 s of every
-    dbt step: `dbt --version` in a subprocess to learn the version (this environment's dbt-core
-    is the one `dbt_executable` runs), and a dbt adapter built in the Dagster process, which
-    dagster-dbt needs only for `fetch_row_counts`/`fetch_column_metadata`; the dbt assets read
-    row counts themselves once dbt has exited (`row_counts`), as DuckDB requires."""
+    dbt step: `dbt --version` in a subprocess to learn the version (it also asks PyPI for the
+    latest release: a network call at run time; this environment's dbt-core is the one
+    `dbt_executable` runs), and a dbt adapter built in the Dagster process, which dagster-dbt
+    needs only for `fetch_row_counts`/`fetch_column_metadata`; the dbt assets read row counts
+    themselves once dbt has exited (`row_counts`), as DuckDB requires. Both are private
+    methods of dagster-dbt 0.29: tests/test_dbt_runtime.py fails if an upgrade bypasses them."""
 
     @cached_property
     def _cli_version(self) -> version.Version:
