@@ -11,7 +11,6 @@ cannot be read is moved to the rejected folder beside a `.reason` file.
 from __future__ import annotations
 
 import logging
-import math
 import re
 import shutil
 import tempfile
@@ -47,7 +46,7 @@ META_COLUMNS = (
 # group loaded the 34 M order lines in 56 s against 74 s at one million, within a 2.5 GiB limit.
 GROUP_ROWS = 3_000_000
 TEXT_BYTES_PER_ROW = 50
-# With a GX sample (settings.gx_sample_rows), the rows of each file always re-checked.
+# With a GX sample (settings.gx_sample_size), the rows of each file always re-checked.
 GX_FIRST_ROWS_PER_FILE = 5
 TIMESTAMP_FORMATS = ["%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y", "%d/%m/%Y %H:%M:%S"]
 TRUE_WORDS = ("true", "t", "1", "yes", "y", "да", "д")
@@ -704,9 +703,7 @@ def _validate(con, suite: rules.Suite, loaded: list[FileResult], stats, loaded_a
     label_of = {r.batch_id: r.source_file for r in loaded}
     listing = ", ".join(str(b) for b in batch_ids)
     checked_rows = sum(stats.get(b, {}).get("checked", 0) for b in batch_ids)
-    sample_per_million = settings.gx_sample_rows()
-    sample = sample_per_million and sample_per_million * max(1, math.ceil(checked_rows / 1_000_000))
-    rows = _gx_sample(con, suite, listing, checked_rows, sample)
+    rows = _gx_sample(con, suite, listing, checked_rows, settings.gx_sample_size(checked_rows))
     started = time.perf_counter()
     gx_results, error = {}, None
     try:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,3 +85,10 @@ def gx_sample_rows() -> int | None:
     if rows < 0:
         raise ValueError(f"RETENTION_GX_SAMPLE_ROWS must not be negative, not {rows}")
     return rows or None
+
+
+def gx_sample_size(rows: int) -> int | None:
+    """The clean rows Great Expectations re-checks in a load group of `rows` rows:
+    `gx_sample_rows()` per started million (None: every row)."""
+    per_million = gx_sample_rows()
+    return per_million and per_million * max(1, math.ceil(rows / 1_000_000))

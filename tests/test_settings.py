@@ -90,3 +90,22 @@ def test_a_bad_gx_sample_size_is_a_clear_error(monkeypatch, value):
     monkeypatch.setenv("RETENTION_GX_SAMPLE_ROWS", value)
     with pytest.raises(ValueError, match="RETENTION_GX_SAMPLE_ROWS"):
         settings.gx_sample_rows()
+
+
+@pytest.mark.parametrize(
+    ("value", "rows", "expected"),
+    [
+        (None, 1, 25_000),
+        (None, 1_000_000, 25_000),
+        (None, 1_000_001, 50_000),
+        (None, 3_000_000, 75_000),
+        ("5000", 2_500_000, 15_000),
+        ("all", 3_000_000, None),
+    ],
+)
+def test_the_gx_sample_grows_per_started_million_rows(monkeypatch, value, rows, expected):
+    if value is None:
+        monkeypatch.delenv("RETENTION_GX_SAMPLE_ROWS", raising=False)
+    else:
+        monkeypatch.setenv("RETENTION_GX_SAMPLE_ROWS", value)
+    assert settings.gx_sample_size(rows) == expected
