@@ -1,5 +1,6 @@
 """How the code location invokes dbt (orchestration.resources.dbt_environment): partial-parse
-state kept between runs of one warehouse, and dbt unit tests left to CI."""
+state kept between runs of one warehouse, dbt unit tests left to CI, and a dbt.log without
+debug lines."""
 
 from __future__ import annotations
 
@@ -33,6 +34,22 @@ def test_production_builds_leave_unit_tests_to_ci(tmp_path):
     with dbt_environment(parse_state="ls", target_root=tmp_path) as target:
         production = run_dbt(listing, warehouse, tmp_path, target)
     assert production.stdout.split() == []
+
+
+def test_dbt_log_keeps_warnings_not_debug_lines_unless_asked(tmp_path, monkeypatch):
+    # As dagster-dbt runs dbt: JSON events, one dbt.log per invocation.
+    monkeypatch.setenv("DBT_LOG_FORMAT", "json")
+    monkeypatch.delenv("DBT_LOG_LEVEL_FILE", raising=False)
+
+    def levels(scratch):
+        with dbt_environment() as _:
+            run_dbt(["parse", "--no-partial-parse"], settings.paths().warehouse, scratch)
+        lines = (scratch / "logs" / "dbt.log").read_text().splitlines()
+        return {json.loads(line)["info"]["level"] for line in lines}
+
+    assert "debug" not in levels(tmp_path / "default")
+    monkeypatch.setenv("DBT_LOG_LEVEL_FILE", "debug")
+    assert "debug" in levels(tmp_path / "asked")
 
 
 def test_the_dbt_resource_starts_dbt_without_a_version_probe_or_an_adapter(tmp_path, monkeypatch):
