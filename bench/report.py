@@ -179,6 +179,19 @@ def render_result(data: dict[str, Any]) -> str:
             f"first node (process start, parse, connect), {overhead['between_nodes']:.1f} s "
             f"between nodes, {overhead['after_last_node']:.1f} s after the last"
         )
+    parsed = [
+        stages.get(f"{phase}.dbt_build", {}).get("parsed_whole_project")
+        for phase in ("full", "increment")
+    ]
+    if None not in parsed:
+        lines.append(
+            "- dbt parse in the repeats: "
+            + (
+                "the whole project in some build (the saved partial-parse state was not reused)"
+                if any(parsed)
+                else "partial in every build (the warm-up's saved state reused, no file changed)"
+            )
+        )
     unavailable = {
         name.split(".", 1)[1]: s["reason"]
         for name, s in stages.items()

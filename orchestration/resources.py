@@ -61,7 +61,9 @@ PARTIAL_PARSE = "partial_parse.msgpack"
 
 @contextmanager
 def dbt_environment(
-    parse_state: str | None = None, target_root: Path | None = None
+    parse_state: str | None = None,
+    target_root: Path | None = None,
+    state_dir: Path | None = None,
 ) -> Iterator[Path | None]:
     """dbt runs as a subprocess that inherits this environment: hand it the absolute warehouse
     path for the duration of the call, and put back what was there (no leak into the process).
@@ -77,9 +79,9 @@ def dbt_environment(
 
     With `parse_state`, yields a fresh target folder for the invocation (in `target_root`,
     default the project's target/), seeded with the partial-parse file the last invocation of
-    that name left: dagster-dbt gives every run a new target folder, so dbt would re-parse the
-    whole project each time (~5 s). dbt itself discards the file when the project, profile,
-    vars or its version changed."""
+    that name left in `state_dir` (default `<work>/dbt-parse-state`): dagster-dbt gives every
+    run a new target folder, so dbt would re-parse the whole project each time (~5 s). dbt
+    itself discards the file when the project, profile, vars or its version changed."""
     paths = settings.paths().ensure()
     scoped = {
         "RETENTION_WAREHOUSE": str(paths.warehouse),
@@ -91,7 +93,7 @@ def dbt_environment(
     os.environ.update(scoped)
     target = saved = None
     if parse_state is not None:
-        saved = paths.work / "dbt-parse-state" / f"{parse_state}.msgpack"
+        saved = (state_dir or paths.work / "dbt-parse-state") / f"{parse_state}.msgpack"
         target = (
             target_root or DBT_PROJECT_DIR / "target"
         ) / f"{parse_state}-{uuid.uuid4().hex[:12]}"

@@ -157,6 +157,13 @@ def test_aggregate_takes_medians_and_the_peak():
     assert stage["rows_per_second"] == 5.0
 
 
+def test_a_flag_raised_in_any_repeat_stays_raised():
+    flags = (False, True, False)
+    runs = [{"stages": {"b": {"seconds": 1.0, "parsed_whole_project": f}}} for f in flags]
+    assert harness.aggregate(runs)["b"]["parsed_whole_project"] is True
+    assert harness.aggregate(runs[:1])["b"]["parsed_whole_project"] is False
+
+
 def test_a_stage_only_the_first_repeat_measured_is_its_own_figure():
     runs = [
         {"stages": {"full": {"seconds": s}} | extra}
@@ -220,6 +227,10 @@ def test_tiny_benchmark_reports_every_stage(tmp_path):
     assert stages["full.model_fit"]["customers"] > 0
     # The warm-up's figures are kept apart, never among the repeats'.
     assert [w["seconds"] > 0 for w in data["warmups"]] == [True]
+    # Only the warm-up parsed the whole dbt project; the repeats reused its parse.
+    assert [w["parsed_whole_project"] for w in data["warmups"]] == [True]
+    assert stages["full.dbt_build"]["parsed_whole_project"] is False
+    assert stages["increment.dbt_build"]["parsed_whole_project"] is False
     assert not [name for name in stages if name.startswith("warm_up")]
 
     def repeat(name: str, i: int) -> float:
