@@ -4,7 +4,6 @@ A model an analyst adds with its YAML appears here after `make manifest` (run by
 `make test` and `dagster dev`); no Python changes. Error-severity tests become blocking asset
 checks: when one fails, the build step fails and nothing downstream (BI copy, deliveries) runs."""
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -81,14 +80,13 @@ def _dbt_assets(
         config: DbtBuildConfig,
     ):
         args = ["build"]
-        if partitions_def is not None:
-            args += ["--vars", json.dumps(partitions.dbt_vars(context))]
+        window = partitions.dbt_window(context) if partitions_def is not None else {}
         if config.full_refresh:
             args.append("--full-refresh")
         # dbt holds the DuckDB file for its whole run, so row counts are read once it exits;
         # events are held back until then (and still reported when the build fails).
         events, failure = [], None
-        with dbt_environment(parse_state=name) as target:
+        with dbt_environment(parse_state=name, env=window) as target:
             invocation = dbt.cli(args, context=context, target_path=target)
             try:
                 events.extend(invocation.stream())

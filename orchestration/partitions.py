@@ -1,7 +1,7 @@
 """Daily partitions: one per delivery day (files.delivery_date), shared by the raw tables and
 the incremental staging models (tag `daily`). A run covers one day or a range in one go
 (BackfillPolicy.single_run): ingestion loads the files of those days, dbt gets the range as
-`min_date`/`max_date`.
+RETENTION_DBT_MIN_DATE/RETENTION_DBT_MAX_DATE (`dbt_window`).
 
 RETENTION_PARTITIONS_START (default 2024-01-01) is the first day; files delivered before it
 belong to the first partition, so no history is ever out of reach. Today is a partition too
@@ -50,11 +50,14 @@ def window(context: dg.AssetExecutionContext) -> Window:
     return Window(None if first <= first_day() else first, last)
 
 
-def dbt_vars(context: dg.AssetExecutionContext) -> dict[str, str]:
+def dbt_window(context: dg.AssetExecutionContext) -> dict[str, str]:
+    """The run's days for dbt's `delivery_window()`, as environment variables, not `--vars`:
+    dbt re-parses the whole project whenever a var changes (~4 s, every day), while an env var
+    read only when a model compiles leaves the saved parse valid."""
     days = window(context)
     return {
-        "min_date": (days.first or date(1900, 1, 1)).isoformat(),
-        "max_date": days.last.isoformat(),
+        "RETENTION_DBT_MIN_DATE": (days.first or date(1900, 1, 1)).isoformat(),
+        "RETENTION_DBT_MAX_DATE": days.last.isoformat(),
     }
 
 

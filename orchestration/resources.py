@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import cached_property
 from importlib import metadata
@@ -64,9 +64,11 @@ def dbt_environment(
     parse_state: str | None = None,
     target_root: Path | None = None,
     state_dir: Path | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[Path | None]:
     """dbt runs as a subprocess that inherits this environment: hand it the absolute warehouse
-    path for the duration of the call, and put back what was there (no leak into the process).
+    path (and `env`) for the duration of the call, and put back what was there (no leak into
+    the process).
 
     Tests are selected `buildable`: a step runs a test only when every model it reads is built
     by that step or upstream of it, so the staging step never runs a mart's relationship test
@@ -88,6 +90,7 @@ def dbt_environment(
         "DBT_INDIRECT_SELECTION": os.environ.get("DBT_INDIRECT_SELECTION", "buildable"),
         "DBT_EXCLUDE_RESOURCE_TYPES": os.environ.get("DBT_EXCLUDE_RESOURCE_TYPES", "unit_test"),
         "DBT_LOG_LEVEL_FILE": os.environ.get("DBT_LOG_LEVEL_FILE", "warn"),
+        **(env or {}),
     }
     previous = {name: os.environ.get(name) for name in scoped}
     os.environ.update(scoped)

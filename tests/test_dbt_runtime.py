@@ -24,6 +24,39 @@ def test_second_invocation_reuses_the_parse(tmp_path):
     assert second == 0
 
 
+def test_a_new_day_keeps_the_parse_and_reaches_the_delivery_window(tmp_path):
+    """Dagster hands dbt the run's days in the environment (partitions.dbt_window): a new day
+    re-parses nothing, where a new `--vars` re-parses every file."""
+    warehouse = settings.paths().warehouse
+
+    def parsed(*args, env=None):
+        with dbt_environment(parse_state="days", target_root=tmp_path, env=env) as target:
+            run_dbt(["parse", "--quiet", *args], warehouse, tmp_path, target)
+        perf = json.loads((target / "perf_info.json").read_text())
+        return perf["parsed_path_count"], perf["path_count"]
+
+    def days(first, last):
+        return {"RETENTION_DBT_MIN_DATE": first, "RETENTION_DBT_MAX_DATE": last}
+
+    parsed(env=days("2026-01-01", "2026-01-01"))
+    assert parsed(env=days("2026-01-02", "2026-01-02"))[0] == 0
+    changed, total = parsed("--vars", "{min_date: '2026-01-03', max_date: '2026-01-03'}")
+    assert changed == total > 100
+
+    inline = ["compile", "--quiet", "--inline", "select {{ delivery_window() }}"]
+    with dbt_environment(env=days("2026-01-04", "2026-01-06")):
+        sql = run_dbt(inline, warehouse, tmp_path).stdout
+    assert "between cast('2026-01-04' as date) and cast('2026-01-06' as date)" in sql
+    # By hand, vars still win over the environment.
+    with dbt_environment(env=days("2026-01-04", "2026-01-06")):
+        sql = run_dbt(
+            [*inline, "--vars", "{min_date: '2025-05-01', max_date: '2025-05-02'}"],
+            warehouse,
+            tmp_path,
+        ).stdout
+    assert "between cast('2025-05-01' as date) and cast('2025-05-02' as date)" in sql
+
+
 def test_production_builds_leave_unit_tests_to_ci(tmp_path):
     manifest = json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
     listing = ["ls", "--resource-type", "unit_test", "--output", "name", "--quiet"]

@@ -24,6 +24,7 @@ import pytest
 from ingestion import files
 from ingestion.demo.generator import generate
 from orchestration import partitions
+from orchestration.resources import DBT_PROJECT_DIR
 from tests.dbt_helpers import run_dbt
 
 END = date(2026, 10, 31)
@@ -102,6 +103,13 @@ def rebuild_models(home: Path) -> None:
     run_dbt(["run", "--exclude", "tag:daily"], warehouse, home)
 
 
+def compiled(step: str, model: str) -> str:
+    """The SQL dbt compiled for `model` in the latest run of the Dagster dbt step `step`."""
+    runs = (DBT_PROJECT_DIR / "target").glob(f"{step}-*")
+    latest = max(runs, key=lambda folder: folder.stat().st_mtime)
+    return next((latest / "compiled").rglob(f"{model}.sql")).read_text()
+
+
 def rows(con, name: str) -> list[tuple]:
     """All rows but the load and build timestamps (each home ran at its own time), floats
     rounded."""
@@ -145,6 +153,9 @@ def test_two_daily_increments_equal_a_full_rebuild(tmp_path, monkeypatch):
     for day in INCREMENTS:
         assert land(source, incremental, lambda d, day=day: d == day) > 0
         build(incremental, monkeypatch, partition_key=day.isoformat())
+        # Dagster handed dbt the day (partitions.dbt_window): the increment read that day.
+        window = f"between cast('{day}' as date) and cast('{day}' as date)"
+        assert window in compiled("retention_dbt_daily", "stg_orders__orders")
         rebuild_models(incremental)
 
     with (

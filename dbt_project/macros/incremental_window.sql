@@ -6,8 +6,10 @@
     key): the result is the same whatever order the days are built in, and equal to a full
     rebuild once every day is built.
 
-    The window: the vars `min_date` and `max_date` (both included; Dagster passes a partition
-    range), else every row loaded since the model was last built. -#}
+    The window: the vars `min_date` and `max_date` (both included), else the environment's
+    RETENTION_DBT_MIN_DATE and RETENTION_DBT_MAX_DATE (Dagster passes a partition range so: a
+    changed var makes dbt re-parse the whole project, an env var read only here does not), else
+    every row loaded since the model was last built. -#}
 
 {% macro incremental_staging_config(unique_key) -%}
     {#- An as_of rebuild is a view: an incremental table cut at a past date would keep
@@ -35,9 +37,11 @@
 {%- endmacro %}
 
 {% macro delivery_window() -%}
-    {%- if var('min_date', none) and var('max_date', none) -%}
+    {%- set first = var('min_date', none) or env_var('RETENTION_DBT_MIN_DATE', '') -%}
+    {%- set last = var('max_date', none) or env_var('RETENTION_DBT_MAX_DATE', '') -%}
+    {%- if first and last -%}
         coalesce(_delivered_on, cast(_loaded_at as date))
-        between cast('{{ var("min_date") }}' as date) and cast('{{ var("max_date") }}' as date)
+        between cast('{{ first }}' as date) and cast('{{ last }}' as date)
     {%- else -%}
         {#- A load (one `_loaded_at` per entity and run) always ends before dbt starts, so
             the next load is stamped later than anything this model has seen. -#}
