@@ -179,17 +179,20 @@ def render_result(data: dict[str, Any]) -> str:
             f"first node (process start, parse, connect), {overhead['between_nodes']:.1f} s "
             f"between nodes, {overhead['after_last_node']:.1f} s after the last"
         )
-    parsed = [
-        stages.get(f"{phase}.dbt_build", {}).get("parsed_whole_project")
+    parsed = {
+        phase: stages.get(f"{phase}.dbt_build", {}).get("parsed_whole_project")
         for phase in ("full", "increment")
-    ]
-    if None not in parsed:
+    }
+    if None not in parsed.values():
+        # Without a warm-up the first build finds no saved parse; after one, none should.
         lines.append(
-            "- dbt parse in the repeats: "
-            + (
-                "the whole project in some build (the saved partial-parse state was not reused)"
-                if any(parsed)
-                else "partial in every build (the warm-up's saved state reused, no file changed)"
+            "- dbt parse"
+            + (" (the whole project if any repeat parsed it)" if p["repeats"] > 1 else "")
+            + ": "
+            + ", ".join(
+                f"{'the whole project' if whole else 'partial'} in the "
+                f"{'full build' if phase == 'full' else 'increment'}"
+                for phase, whole in parsed.items()
             )
         )
     unavailable = {

@@ -262,7 +262,9 @@ def test_tiny_benchmark_reports_every_stage(tmp_path):
         "not available",
     }
     assert len(data["targets"]) == 6
-    assert "| **whole** |" in path.with_suffix(".md").read_text()
+    rendered = path.with_suffix(".md").read_text()
+    assert "| **whole** |" in rendered
+    assert "- dbt parse: partial in the full build, partial in the increment" in rendered
     assert "| 0.005 |" in (tmp_path / "results" / "README.md").read_text()
 
 
