@@ -7,7 +7,7 @@
    (bench/run.py), and takes the median of the repeats. A warm-up builds the last day alone;
    a repeat builds the history, then the last day as an increment; the first repeat also
    loads the orders as CSV. dbt's partial-parse state outlives the scratch (as a deployment
-   keeps it in data/work/), so only the first warm-up parses the whole project.
+   keeps it in data/work/), so only the first build (the warm-up's) parses the whole project.
 3. Writes bench/results/<date>-sf<n>.json and .md, states each target and whether it was met,
    and regenerates bench/results/README.md (latest figures per SF, growth between SFs).
 

@@ -171,7 +171,7 @@ def dbt_build(stages: Stages, phase: str, work: Path, parse_state: Path | None =
     )
     echoed = (work / f"dbt-stdout-{phase}.log").read_text()
     record.update(
-        # dbt says so when it cannot reuse its saved parse (after the first warm-up, never).
+        # dbt says so when it cannot reuse a saved parse: the first build only (the warm-up).
         parsed_whole_project="Unable to do partial parsing" in echoed,
         statuses=summary["statuses"],
         problems=summary["problems"],
