@@ -149,8 +149,9 @@ def dbt_build(stages: Stages, phase: str, work: Path, parse_state: Path | None =
 
     dbt = dbt_resource(dbt_project())
     # dagster-dbt echoes dbt's events to stdout (Dagster captures them); here they go to a file.
+    echo_path = work / f"dbt-stdout-{phase}.log"
     with (
-        open(work / f"dbt-stdout-{phase}.log", "w") as echo,
+        open(echo_path, "w") as echo,
         stages(f"{phase}.dbt_build") as record,
         dbt_environment(parse_state="bench", target_root=work, state_dir=parse_state) as target,
         redirect_stdout(echo),
@@ -169,10 +170,9 @@ def dbt_build(stages: Stages, phase: str, work: Path, parse_state: Path | None =
         started,
         finished,
     )
-    echoed = (work / f"dbt-stdout-{phase}.log").read_text()
     record.update(
         # dbt says so when it cannot reuse a saved parse: the first build only (the warm-up).
-        parsed_whole_project="Unable to do partial parsing" in echoed,
+        parsed_whole_project="Unable to do partial parsing" in echo_path.read_text(),
         statuses=summary["statuses"],
         problems=summary["problems"],
         busy_seconds=summary["busy_seconds"],

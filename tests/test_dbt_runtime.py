@@ -75,7 +75,7 @@ def test_dbt_log_keeps_warnings_not_debug_lines_unless_asked(tmp_path, monkeypat
     monkeypatch.delenv("DBT_LOG_LEVEL_FILE", raising=False)
 
     def levels(scratch):
-        with dbt_environment() as _:
+        with dbt_environment():
             run_dbt(["parse", "--no-partial-parse"], settings.paths().warehouse, scratch)
         lines = (scratch / "logs" / "dbt.log").read_text().splitlines()
         return {json.loads(line)["info"]["level"] for line in lines}
