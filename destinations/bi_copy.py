@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -52,24 +53,25 @@ def publish(warehouse: Path, target_dir: Path, run_id: str, schemas=PUBLISHED_SC
                 f"and table_name not in ({', '.join(repr(t) for t in UNPUBLISHED_TABLES)}) "
                 "order by 1, 2"
             ).fetchall()
-            # One transaction: the copy is new and private until the rename, and a commit per
-            # table would write each table's blocks out on its own.
-            con.execute("begin transaction")
-            for schema, name in relations:
-                con.execute(f"create schema if not exists {schema}")
-                con.execute(
-                    f'create table {schema}."{name}" as select * from warehouse.{schema}."{name}"'
-                )
-                # COPY answers with the number of rows it wrote.
-                (tables[f"{schema}.{name}"],) = con.execute(
-                    f"copy {schema}.\"{name}\" to '{version_dir / f'{schema}.{name}.parquet'}' "
-                    "(format parquet)"
-                ).fetchone()
+            # The Parquet files are written from the warehouse on a second connection while
+            # this one copies the tables: side by side they finish sooner than one after the
+            # other (SF 1: 4.6 s → 3.4 s). The read-only attach keeps any writer out, so both
+            # read the same data; the row counts are compared to be sure.
+            parquet = con.cursor()
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                written = pool.submit(_write_parquet, parquet, relations, version_dir)
+                try:
+                    copied = _copy_tables(con, relations)
+                except BaseException:
+                    parquet.interrupt()
+                    raise
+                tables = written.result()
+            if copied != tables:
+                raise RuntimeError(f"the copy {copied} and the Parquet files {tables} differ")
             manifest = {"published_at": stamp, "run_id": run_id, "tables": tables}
             con.execute("create schema if not exists published")
             con.execute("create table published.manifest (manifest json)")
             con.execute("insert into published.manifest values (?)", [json.dumps(manifest)])
-            con.execute("commit")
             con.execute("detach warehouse")
             con.execute("checkpoint")
         (version_dir / "manifest.json").write_text(json.dumps(manifest, indent=2), "utf-8")
@@ -85,6 +87,31 @@ def publish(warehouse: Path, target_dir: Path, run_id: str, schemas=PUBLISHED_SC
         raise
     _prune(parquet_root)
     return Published(database=database, parquet=parquet_root / "current", tables=tables)
+
+
+def _copy_tables(con, relations) -> dict[str, int]:
+    """Every table into the new file in one transaction: the file is private until the
+    rename, and a commit per table would write each table's blocks out on its own."""
+    rows = {}
+    con.execute("begin transaction")
+    for schema, name in relations:
+        con.execute(f"create schema if not exists {schema}")
+        (rows[f"{schema}.{name}"],) = con.execute(
+            f'create table {schema}."{name}" as select * from warehouse.{schema}."{name}"'
+        ).fetchone()
+    con.execute("commit")
+    return rows
+
+
+def _write_parquet(con, relations, version_dir: Path) -> dict[str, int]:
+    rows = {}
+    for schema, name in relations:
+        # COPY answers with the number of rows it wrote.
+        (rows[f"{schema}.{name}"],) = con.execute(
+            f'copy (select * from warehouse.{schema}."{name}") '
+            f"to '{version_dir / f'{schema}.{name}.parquet'}' (format parquet)"
+        ).fetchone()
+    return rows
 
 
 def _prune(parquet_root: Path) -> None:

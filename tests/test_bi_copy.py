@@ -87,3 +87,27 @@ def test_a_failed_publish_leaves_the_previous_copy(tmp_path):
     assert not list(bi.glob(".retention.duckdb.*.tmp"))
     with duckdb.connect(str(bi / "retention.duckdb"), read_only=True) as con:
         assert con.execute("select count(*) from marts.dim_customers").fetchone() == (10,)
+
+
+def test_a_failed_parquet_export_leaves_the_previous_copy(tmp_path, monkeypatch):
+    """The Parquet files are written beside the copy, on another connection: their failure
+    fails the publish as the copy's own would."""
+    from destinations import bi_copy
+
+    warehouse, bi = tmp_path / "warehouse.duckdb", tmp_path / "bi"
+    make_warehouse(warehouse, 10)
+    publish(warehouse, bi, run_id="good")
+    make_warehouse(warehouse, 20)
+
+    def full_disk(*args):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(bi_copy, "_write_parquet", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        publish(warehouse, bi, run_id="bad")
+    assert not list(bi.glob(".retention.duckdb.*.tmp"))
+    assert [p.name for p in (bi / "parquet").glob("v*")] == [
+        (bi / "parquet" / "current").resolve().name
+    ]
+    with duckdb.connect(str(bi / "retention.duckdb"), read_only=True) as con:
+        assert con.execute("select count(*) from marts.dim_customers").fetchone() == (10,)
