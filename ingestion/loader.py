@@ -997,11 +997,18 @@ LEDGER_INSERT = (
 
 
 def _insert_values(con, insert: str, rows: list[list]) -> None:
-    """One statement for many rows: a statement per file costs milliseconds, and a history
-    arrives as hundreds of daily files per entity."""
+    """One statement for many rows, as an Arrow table: a history arrives as hundreds of daily
+    files per entity, and binding their rows as parameters took 150 ms per 731 files against
+    4 ms for the same rows from Arrow."""
     if rows:
-        row = "(" + ", ".join(["?"] * len(rows[0])) + ")"
-        con.execute(f"{insert} values {', '.join([row] * len(rows))}", [v for r in rows for v in r])
+        table = pa.table(
+            {f"c{i}": pa.array(column) for i, column in enumerate(zip(*rows, strict=True))}
+        )
+        con.register("_insert_rows", table)
+        try:
+            con.execute(f"{insert} select * from _insert_rows")
+        finally:
+            con.unregister("_insert_rows")
 
 
 def _ledger(con, entity, result: FileResult, sha, size, fmt, encoding, delimiter, loaded_at):
