@@ -36,7 +36,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench import report, worlds
+from bench import compare, report, worlds
 
 BENCH = Path(__file__).resolve().parent
 PROJECT_ROOT = BENCH.parent
@@ -380,7 +380,9 @@ def run_benchmark(
     peak = max(run["peak_rss_bytes"] for run in measured)
     problems = [p | {"repeat": i + 1} for i, run in enumerate(measured) for p in _problems(run)]
     results_dir.mkdir(parents=True, exist_ok=True)
-    others = {k: v for k, v in latest_results(results_dir).items() if not math.isclose(k, sf)}
+    latest = latest_results(results_dir)
+    others = {k: v for k, v in latest.items() if not math.isclose(k, sf)}
+    previous = next((v for k, v in latest.items() if math.isclose(k, sf)), None)
     customers = stages.get("full.model_fit", {}).get("customers")
     data = {
         "benchmark": "full build and one-day increment, stage by stage",
@@ -444,6 +446,10 @@ def run_benchmark(
         "loadavg": [run["loadavg"] for run in measured],
     }
     data["targets"] = evaluate_targets(sf, stages, peak, customers, others)
+    # Read before this run's file replaces a result of the same day.
+    data["previous"] = compare.compare(previous, data)
+    for line in report.comparison_summary(data["previous"]):
+        echo(f"  {line}")
     stem = f"{data['date']}-sf{sf:g}"
     path = results_dir / f"{stem}.json"
     path.write_text(json.dumps(data, indent=2) + "\n")

@@ -81,6 +81,42 @@ def _runs(count: int) -> str:
     return "one run" if count == 1 else f"median of {count} runs"
 
 
+PHASES = {"full": "full build", "increment": "increment", "csv": "CSV variant"}
+LABELS = {suffix: label for label, suffix, _ in ROWS} | {"model_fit": "model fit"}
+
+
+def stage_label(name: str) -> str:
+    """`full.ingest.crm_customers` → `crm customers (full build)`."""
+    if name in PHASES:
+        return {"full": "full build", "increment": "one-day increment"}.get(name, name)
+    phase, suffix = name.split(".", 1)
+    return f"{LABELS.get(suffix, suffix)} ({PHASES.get(phase, phase)})"
+
+
+def _change(row: dict[str, Any]) -> str:
+    change = f", {row['change']:+.0%}" if row["change"] is not None else ""
+    return f"{row['before']:.1f} → {row['now']:.1f} s{change}"
+
+
+def comparison_summary(previous: dict[str, Any] | None) -> list[str]:
+    """A few lines on the run against the previous result at this SF (console and report)."""
+    if previous is None:
+        return ["no previous result at this SF to compare with"]
+    against = previous["against"]
+    source = f"{against['file']} (commit {against['commit'][:7]})"
+    if not previous["same_machine"]:
+        return [f"the previous result, {source}, ran on another machine: not compared"]
+    rows = {r["stage"]: r for r in previous["stages"]}
+    whole = [f"{stage_label(n)} {_change(rows[n])}" for n in ("full", "increment") if n in rows]
+    limit = previous["threshold"]
+    noise = f"+{limit['share']:.0%} and +{limit['seconds']:g} s"
+    slower = [f"{stage_label(n)} {_change(rows[n])}" for n in previous["slower"]]
+    return [
+        f"against the previous result, {source}: " + "; ".join(whole),
+        f"slower beyond the noise ({noise}): " + ("; ".join(slower) if slower else "none"),
+    ]
+
+
 def render_result(data: dict[str, Any]) -> str:
     p, stages = data["parameters"], data["stages"]
     world = p["world"]
@@ -220,6 +256,20 @@ def render_result(data: dict[str, Any]) -> str:
                 f"| {e.source} {e.name} | {_seconds(pq)} | {_rate(pq)} | {_seconds(csv)} | "
                 f"{_rate(csv)} |"
             )
+    previous = data.get("previous")
+    lines += ["", "Against the previous result at this SF:", ""]
+    lines += [f"- {line}" for line in comparison_summary(previous)]
+    if previous and previous["stages"]:
+        top = {f"{phase}.{suffix}" for _, suffix, indent in ROWS if indent == 0 for phase in PHASES}
+        lines += ["", "| stage | before, s | now, s | change |", "|---|---:|---:|---:|"]
+        for row in previous["stages"]:
+            if row["stage"] in PHASES or row["stage"] in top or row["slower"]:
+                change = f"{row['change']:+.1%}" if row["change"] is not None else "—"
+                flag = " **slower**" if row["slower"] else ""
+                lines.append(
+                    f"| {stage_label(row['stage'])} | {row['before']:.2f} | {row['now']:.2f} | "
+                    f"{change}{flag} |"
+                )
     lines += ["", "Targets (measured, not asserted):", "", "| target | measured | limit | status |"]
     lines.append("|---|---:|---:|---|")
     for t in data["targets"]:

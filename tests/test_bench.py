@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from bench import dbt_layers, harness, rss, worlds
+from bench import compare, dbt_layers, harness, report, rss, worlds
 from ingestion.contract import ENTITIES
 
 PHASE_PARTS = ("ingest", "validate", "dbt_build", "clv_holdout", "deliver_files", "publish_bi")
@@ -265,6 +265,7 @@ def test_tiny_benchmark_reports_every_stage(tmp_path):
     rendered = path.with_suffix(".md").read_text()
     assert "| **whole** |" in rendered
     assert "- dbt parse: partial in the full build, partial in the increment" in rendered
+    assert "- no previous result at this SF to compare with" in rendered
     assert "| 0.005 |" in (tmp_path / "results" / "README.md").read_text()
 
 
@@ -293,3 +294,62 @@ def test_the_fit_is_judged_on_the_build_where_it_ran_least_shared():
     fit = sf10_targets(full=9.9, increment=4.5)["model fit on 1M customers ≤ 10 s"]
     assert fit["measured"] == pytest.approx(4.5)
     assert (fit["linear_projection"], fit["projected_status"]) == (pytest.approx(5.0), "met")
+
+
+MACHINE = {"cpu_model": "AMD EPYC", "cores_usable": 2, "ram_bytes": 24 << 30}
+
+
+def result(machine=MACHINE, **seconds) -> dict:
+    stages = {name.replace("__", "."): {"median_seconds": s} for name, s in seconds.items()}
+    return {"date": "2026-11-23", "git": {"commit": "abc1234def"}, "machine": machine} | {
+        "stages": stages,
+        "file": "2026-11-23-sf1.json",
+    }
+
+
+def test_a_run_names_the_stages_slower_than_the_previous_result_beyond_the_noise():
+    before = result(
+        full=100,
+        increment=40,
+        full__ingest=10,
+        full__publish_bi=2.0,
+        increment__deliver_files=0.5,
+        full__validate=8,
+    )
+    now = result(
+        full=120,
+        increment=52,
+        full__ingest=13,
+        full__publish_bi=2.9,
+        increment__deliver_files=1.6,
+        csv__ingest=5,
+    )
+    previous = compare.compare(before, now)
+    # full +20 % (within the noise); increment +30 %, +12 s; ingestion +30 %, +3 s; the BI copy
+    # +45 % but only +0.9 s; delivery +220 %, +1.1 s. GX and the CSV variant are in one only.
+    assert previous["slower"] == ["increment", "full.ingest", "increment.deliver_files"]
+    changes = {r["stage"]: r["change"] for r in previous["stages"]}
+    assert changes == pytest.approx(
+        {
+            "full": 0.2,
+            "increment": 0.3,
+            "full.ingest": 0.3,
+            "full.publish_bi": 0.45,
+            "increment.deliver_files": 2.2,
+        }
+    )
+    summary = report.comparison_summary(previous)
+    assert summary[0] == (
+        "against the previous result, 2026-11-23-sf1.json (commit abc1234): "
+        "full build 100.0 → 120.0 s, +20%; one-day increment 40.0 → 52.0 s, +30%"
+    )
+    assert summary[1].startswith("slower beyond the noise (+25% and +1 s): one-day increment")
+    assert "delivery to files (increment) 0.5 → 1.6 s, +220%" in summary[1]
+
+
+def test_results_from_another_machine_or_none_are_not_compared():
+    elsewhere = result(machine=MACHINE | {"cores_usable": 8}, full=10)
+    previous = compare.compare(elsewhere, result(full=100))
+    assert (previous["same_machine"], previous["stages"], previous["slower"]) == (False, [], [])
+    assert "ran on another machine: not compared" in report.comparison_summary(previous)[0]
+    assert compare.compare(None, result(full=100)) is None

@@ -1,0 +1,58 @@
+"""A run against the previous result at the same scale factor: which stages got slower.
+
+The results folder keeps the newest result per SF and day, so a run is compared with the last
+one recorded before it. Only results from the same machine (CPU, usable cores, RAM) are
+compared: elsewhere every stage differs and none of it is the code's doing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# A stage is called slower when it took this much longer, relative and absolute: this
+# machine's speed drifts by up to a quarter within a session, and sub-second stages jitter.
+SLOWER_SHARE = 0.25
+SLOWER_SECONDS = 1.0
+MACHINE_KEYS = ("cpu_model", "cores_usable", "ram_bytes")
+
+
+def compare(
+    previous: dict[str, Any] | None,
+    current: dict[str, Any],
+    *,
+    share: float = SLOWER_SHARE,
+    seconds: float = SLOWER_SECONDS,
+) -> dict[str, Any] | None:
+    """None without a previous result; else what it was (file, date, commit), whether it ran
+    on this machine, and when it did, per stage: before, now, change, and whether it is slower
+    beyond the noise (``share`` and ``seconds`` both exceeded)."""
+    if previous is None:
+        return None
+    against = {
+        "file": previous.get("file"),
+        "date": previous["date"],
+        "commit": previous["git"]["commit"],
+    }
+    same_machine = all(
+        previous["machine"].get(k) == current["machine"].get(k) for k in MACHINE_KEYS
+    )
+    if not same_machine:
+        return {"against": against, "same_machine": False, "stages": [], "slower": []}
+    rows = []
+    # The whole builds first, then every stage in the order the run recorded them.
+    for name in dict.fromkeys(["full", "increment", *current["stages"]]):
+        before = previous["stages"].get(name, {}).get("median_seconds")
+        now = current["stages"].get(name, {}).get("median_seconds")
+        if before is None or now is None:
+            continue
+        change = (now - before) / before if before > 0 else None
+        slower = now - before > seconds and (change is None or change > share)
+        rows.append(
+            {"stage": name, "before": before, "now": now, "change": change, "slower": slower}
+        )
+    return {
+        "against": against,
+        "same_machine": True,
+        "threshold": {"share": share, "seconds": seconds},
+        "stages": rows,
+        "slower": [r["stage"] for r in rows if r["slower"]],
+    }
