@@ -113,7 +113,14 @@ def _today() -> date:
     return date.fromisoformat(partitions.DAILY.get_last_partition_key())
 
 
-def _execute(first: date, last: date, *, full_refresh: bool = False, verbose: bool = False):
+def _execute(
+    first: date,
+    last: date,
+    *,
+    full_refresh: bool = False,
+    test_all_rows: bool = False,
+    verbose: bool = False,
+):
     """One run of retention_daily over the delivery days first..last (a single-run range), with
     a progress bar of its steps. Recorded in DAGSTER_HOME, so the UI shows it."""
     _dagster_home()
@@ -127,6 +134,7 @@ def _execute(first: date, last: date, *, full_refresh: bool = False, verbose: bo
         # backfill_policy is marked beta; the notice says nothing to someone running a job.
         warnings.filterwarnings("ignore", category=dg.BetaWarning)
     from orchestration import partitions
+    from orchestration.dbt_assets import DBT_OPS
     from orchestration.definitions import defs
 
     span = partitions.clamp(first, last, _today())
@@ -136,11 +144,9 @@ def _execute(first: date, last: date, *, full_refresh: bool = False, verbose: bo
     run_config: dict = {
         "loggers": {"console": {"config": {"log_level": "DEBUG" if verbose else "WARNING"}}}
     }
-    if full_refresh:
-        run_config["ops"] = {
-            name: {"config": {"full_refresh": True}}
-            for name in ("retention_dbt_daily", "retention_dbt_models")
-        }
+    dbt_config = {"full_refresh": full_refresh, "test_all_rows": test_all_rows}
+    if any(dbt_config.values()):
+        run_config["ops"] = {name: {"config": dbt_config} for name in DBT_OPS}
     days = (span[1] - span[0]).days + 1
     click.echo(f"Running retention_daily for {span[0]} … {span[1]} ({days} day(s)) …")
     instance = dg.DagsterInstance.get()
@@ -224,8 +230,13 @@ class _StepProgress:
     default=None,
     help="Build this delivery day only.",
 )
+@click.option(
+    "--test-all-rows",
+    is_flag=True,
+    help="Test every row, not only the rows this build rewrote (the weekly scheduled run does).",
+)
 @click.option("--verbose", is_flag=True, help="Show Dagster's and dbt's logs instead of a bar.")
-def run(day, verbose: bool) -> None:
+def run(day, test_all_rows: bool, verbose: bool) -> None:
     """Load what landed and build everything: by default for the days of the files not loaded
     yet (or today when there are none); `--date` for one day."""
     if day is not None:
@@ -233,7 +244,7 @@ def run(day, verbose: bool) -> None:
     else:
         pending = _pending_days()
         first, last = (pending[0], pending[-1]) if pending else (_today(), _today())
-    _execute(first, last, verbose=verbose)
+    _execute(first, last, test_all_rows=test_all_rows, verbose=verbose)
 
 
 @main.command()

@@ -33,10 +33,18 @@ class RetentionTranslator(DagsterDbtTranslator):
 DAILY_SELECTOR = "tag:daily"
 
 
+# The op of each set of dbt assets, for run config (`retention full-refresh`, the weekly run).
+DAILY_OP, MODELS_OP = "retention_dbt_daily", "retention_dbt_models"
+DBT_OPS = (DAILY_OP, MODELS_OP)
+
+
 class DbtBuildConfig(dg.Config):
-    """`full_refresh` rebuilds incremental models from all of raw (`retention full-refresh`)."""
+    """`full_refresh` rebuilds incremental models from all of raw (`retention full-refresh`).
+    `test_all_rows` tests every row where a daily build tests only the rows it rebuilt (tests
+    with `where: __latest_build__`; the schedule sets it once a week)."""
 
     full_refresh: bool = False
+    test_all_rows: bool = False
 
 
 def build_dbt_assets(project: DbtProject) -> list[dg.AssetsDefinition]:
@@ -45,12 +53,12 @@ def build_dbt_assets(project: DbtProject) -> list[dg.AssetsDefinition]:
     return [
         _dbt_assets(
             project,
-            "retention_dbt_daily",
+            DAILY_OP,
             select=DAILY_SELECTOR,
             partitions_def=partitions.DAILY,
             backfill_policy=partitions.SINGLE_RUN,
         ),
-        _dbt_assets(project, "retention_dbt_models", exclude=DAILY_SELECTOR),
+        _dbt_assets(project, MODELS_OP, exclude=DAILY_SELECTOR),
     ]
 
 
@@ -80,13 +88,15 @@ def _dbt_assets(
         config: DbtBuildConfig,
     ):
         args = ["build"]
-        window = partitions.dbt_window(context) if partitions_def is not None else {}
+        env = partitions.dbt_window(context) if partitions_def is not None else {}
+        if config.test_all_rows:
+            env["RETENTION_TEST_ALL_ROWS"] = "true"
         if config.full_refresh:
             args.append("--full-refresh")
         # dbt holds the DuckDB file for its whole run, so row counts are read once it exits;
         # events are held back until then (and still reported when the build fails).
         events, failure = [], None
-        with dbt_environment(parse_state=name, env=window) as target:
+        with dbt_environment(parse_state=name, env=env) as target:
             invocation = dbt.cli(args, context=context, target_path=target)
             try:
                 events.extend(invocation.stream())

@@ -1,6 +1,7 @@
 """When `retention_daily` runs: every day at a configurable time for the day before, and
 whenever new files land, for the days they belong to."""
 
+import calendar
 import os
 from datetime import date
 
@@ -9,11 +10,29 @@ import dagster as dg
 from ingestion import files, loader, settings
 from ingestion.contract import ENTITIES
 from orchestration import partitions
+from orchestration.dbt_assets import DBT_OPS
+
+
+def all_rows_weekday() -> int | None:
+    """RETENTION_TEST_ALL_ROWS_WEEKDAY (default sunday; `never` turns it off): the day of the
+    week whose scheduled run tests every row, not only the rows the build rewrote."""
+    name = os.environ.get("RETENTION_TEST_ALL_ROWS_WEEKDAY", "sunday").strip().lower()
+    days = [d.lower() for d in calendar.day_name]
+    if name == "never":
+        return None
+    if name not in days:
+        raise ValueError(
+            f"RETENTION_TEST_ALL_ROWS_WEEKDAY={name!r}: give a day of the week or 'never'"
+        )
+    return days.index(name)
 
 
 def daily_schedule(job) -> dg.ScheduleDefinition:
     """RETENTION_SCHEDULE_CRON (default 06:00) in RETENTION_TIMEZONE (default UTC), read when
-    the code location loads. Each tick builds the previous day's partition."""
+    the code location loads. Each tick builds the previous day's partition; once a week the
+    tick's run tests every row (all_rows_weekday), since a daily run tests the big incremental
+    models on the rows it rebuilt only."""
+    weekday = all_rows_weekday()
 
     @dg.schedule(
         name="retention_daily_schedule",
@@ -25,8 +44,16 @@ def daily_schedule(job) -> dg.ScheduleDefinition:
         "deliver.",
     )
     def schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-        day = partitions.yesterday(context.scheduled_execution_time.date())
-        return dg.RunRequest(run_key=f"daily-{day}", partition_key=day.isoformat())
+        tick = context.scheduled_execution_time.date()
+        day = partitions.yesterday(tick)
+        if tick.weekday() != weekday:
+            return dg.RunRequest(run_key=f"daily-{day}", partition_key=day.isoformat())
+        return dg.RunRequest(
+            run_key=f"daily-{day}",
+            partition_key=day.isoformat(),
+            run_config={"ops": {op: {"config": {"test_all_rows": True}} for op in DBT_OPS}},
+            tags={"test_all_rows": "true"},
+        )
 
     return schedule
 

@@ -57,6 +57,21 @@ def test_a_new_day_keeps_the_parse_and_reaches_the_delivery_window(tmp_path):
     assert "between cast('2025-05-01' as date) and cast('2025-05-02' as date)" in sql
 
 
+def test_the_weekly_run_tests_every_row_without_a_new_parse(tmp_path):
+    """RETENTION_TEST_ALL_ROWS (DbtBuildConfig.test_all_rows) is read only when a test runs:
+    the saved parse stays valid, where `--vars '{test_all_rows: true}'` re-parses every file."""
+    warehouse = settings.paths().warehouse
+
+    def parsed(env=None):
+        with dbt_environment(parse_state="all_rows", target_root=tmp_path, env=env) as target:
+            run_dbt(["parse", "--quiet"], warehouse, tmp_path, target)
+        return json.loads((target / "perf_info.json").read_text())["parsed_path_count"]
+
+    parsed()
+    assert parsed(env={"RETENTION_TEST_ALL_ROWS": "true"}) == 0
+    assert parsed(env={"RETENTION_TEST_ALL_ROWS": "false"}) == 0
+
+
 def test_production_builds_leave_unit_tests_to_ci(tmp_path):
     manifest = json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
     listing = ["ls", "--resource-type", "unit_test", "--output", "name", "--quiet"]

@@ -121,6 +121,41 @@ def test_the_schedule_builds_the_previous_day():
     assert request.partition_key == "2026-11-23"
 
 
+def test_once_a_week_the_scheduled_run_tests_every_row(monkeypatch):
+    from orchestration.definitions import defs
+    from orchestration.schedules import all_rows_weekday, daily_schedule
+
+    job = defs.resolve_job_def("retention_daily")
+
+    def request(day: int):  # the tick at 06:00 on 2026-11-<day>
+        context = dg.build_schedule_context(
+            scheduled_execution_time=datetime(2026, 11, day, 6, 0, tzinfo=UTC),
+            repository_def=defs.get_repository_def(),
+        )
+        return daily_schedule(job).evaluate_tick(context).run_requests[0]
+
+    # 2026-11-29 is a Sunday (the default): both dbt steps test every row; Monday's do not.
+    sunday, monday = request(29), request(30)
+    assert (sunday.partition_key, monday.partition_key) == ("2026-11-28", "2026-11-29")
+    assert sunday.run_config == {
+        "ops": {
+            "retention_dbt_daily": {"config": {"test_all_rows": True}},
+            "retention_dbt_models": {"config": {"test_all_rows": True}},
+        }
+    }
+    assert dg.validate_run_config(job, sunday.run_config)
+    assert sunday.tags["test_all_rows"] == "true"
+    assert not monday.run_config and "test_all_rows" not in monday.tags
+
+    monkeypatch.setenv("RETENTION_TEST_ALL_ROWS_WEEKDAY", "Monday")
+    assert (all_rows_weekday(), request(30).run_config != {}) == (0, True)
+    monkeypatch.setenv("RETENTION_TEST_ALL_ROWS_WEEKDAY", "never")
+    assert all_rows_weekday() is None and not request(29).run_config
+    monkeypatch.setenv("RETENTION_TEST_ALL_ROWS_WEEKDAY", "weekends")
+    with pytest.raises(ValueError, match="a day of the week or 'never'"):
+        all_rows_weekday()
+
+
 def test_schedule_and_sensor_are_listed_by_the_dagster_cli(tmp_path):
     home = tmp_path / "dagster_home"
     home.mkdir()

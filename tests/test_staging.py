@@ -82,9 +82,10 @@ def test_later_versions_win_in_staging(tmp_path):
     assert tickets == [("T1", "closed", False)]
 
 
-def test_keys_of_large_incremental_models_are_tested_on_their_latest_build(tmp_path):
+def test_keys_of_large_incremental_models_are_tested_on_their_latest_build(tmp_path, monkeypatch):
     """`where: __latest_build__` (macros/tests/get_where_subquery.sql): the unique test on an
-    order-grain model reads the rows its latest build wrote, every row with `test_all_rows`."""
+    order-grain model reads the rows its latest build wrote, every row with `test_all_rows`
+    (a var by hand, RETENTION_TEST_ALL_ROWS in the weekly run)."""
     warehouse = tmp_path / "w.duckdb"
     old, latest = "2026-10-30 06:00:00", "2026-10-31 06:00:00"
     with duckdb.connect(str(warehouse)) as con:
@@ -109,6 +110,10 @@ def test_keys_of_large_incremental_models_are_tested_on_their_latest_build(tmp_p
 
     assert failures() == 0
     assert failures("--vars", "{test_all_rows: true}") == 1
+    monkeypatch.setenv("RETENTION_TEST_ALL_ROWS", "true")
+    assert failures() == 1
+    monkeypatch.setenv("RETENTION_TEST_ALL_ROWS", "false")
+    assert failures() == 0
     with duckdb.connect(str(warehouse)) as con:
         con.execute(f"insert into staging.stg_orders__orders values ('d', '{latest}')")
     assert failures() == 1
