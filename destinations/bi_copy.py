@@ -55,7 +55,7 @@ def publish(warehouse: Path, target_dir: Path, run_id: str, schemas=PUBLISHED_SC
             ).fetchall()
             # The Parquet files are written from the warehouse on a second connection while
             # this one copies the tables: side by side they finish sooner than one after the
-            # other (SF 1: 4.6 s → 3.4 s). The read-only attach keeps any writer out, so both
+            # other (SF 1: 4.6 s → 3.5 s). The read-only attach keeps any writer out, so both
             # read the same data; the row counts are compared to be sure.
             parquet = con.cursor()
             with ThreadPoolExecutor(max_workers=1) as pool:
