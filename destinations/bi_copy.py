@@ -41,7 +41,6 @@ def publish(warehouse: Path, target_dir: Path, run_id: str, schemas=PUBLISHED_SC
     parquet_root = target_dir / "parquet"
     version_dir = parquet_root / f"v{stamp}"
     version_dir.mkdir(parents=True)
-    tables: dict[str, int] = {}
     try:
         # Sized like every other connection (RETENTION_DUCKDB_*); spills beside the warehouse.
         with duckdb.connect(str(staging_file), config=settings.duckdb_config(warehouse)) as con:
