@@ -81,14 +81,16 @@ def _runs(count: int) -> str:
     return "one run" if count == 1 else f"median of {count} runs"
 
 
+# A whole build's name, and the phase a stage belongs to.
+WHOLE = {"full": "full build", "increment": "one-day increment"}
 PHASES = {"full": "full build", "increment": "increment", "csv": "CSV variant"}
 LABELS = {suffix: label for label, suffix, _ in ROWS} | {"model_fit": "model fit"}
 
 
 def stage_label(name: str) -> str:
-    """`full.ingest.crm_customers` → `crm customers (full build)`."""
-    if name in PHASES:
-        return {"full": "full build", "increment": "one-day increment"}.get(name, name)
+    """`full` → `full build`; `full.ingest.crm_customers` → `crm customers (full build)`."""
+    if "." not in name:
+        return WHOLE.get(name, name)
     phase, suffix = name.split(".", 1)
     return f"{LABELS.get(suffix, suffix)} ({PHASES.get(phase, phase)})"
 
@@ -263,7 +265,7 @@ def render_result(data: dict[str, Any]) -> str:
         top = {f"{phase}.{suffix}" for _, suffix, indent in ROWS if indent == 0 for phase in PHASES}
         lines += ["", "| stage | before, s | now, s | change |", "|---|---:|---:|---:|"]
         for row in previous["stages"]:
-            if row["stage"] in PHASES or row["stage"] in top or row["slower"]:
+            if row["stage"] in WHOLE or row["stage"] in top or row["slower"]:
                 change = f"{row['change']:+.1%}" if row["change"] is not None else "—"
                 flag = " **slower**" if row["slower"] else ""
                 lines.append(
