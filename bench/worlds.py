@@ -98,14 +98,27 @@ def load(folder: Path) -> World:
     return World(folder / "landing", saved["parameters"], saved["rows"], saved["seconds"], True)
 
 
-def ensure(cache_root: Path, sf: float, orders_format: str = "parquet", echo=print) -> World:
-    """The cached world for these parameters, generated first when missing or different."""
-    params = parameters(sf, orders_format)
-    folder = cache_root / f"sf{sf:g}" / ("main" if orders_format == "parquet" else "orders-csv")
+def _folder(cache_root: Path, sf: float, orders_format: str) -> Path:
+    return cache_root / f"sf{sf:g}" / ("main" if orders_format == "parquet" else "orders-csv")
+
+
+def cached(cache_root: Path, sf: float, orders_format: str = "parquet") -> World | None:
+    """The world for these parameters if it was generated before, else None."""
+    folder = _folder(cache_root, sf, orders_format)
     if (folder / MARKER).exists():
         world = load(folder)
-        if world.parameters == params:
+        if world.parameters == parameters(sf, orders_format):
             return world
+    return None
+
+
+def ensure(cache_root: Path, sf: float, orders_format: str = "parquet", echo=print) -> World:
+    """The cached world for these parameters, generated first when missing or different."""
+    world = cached(cache_root, sf, orders_format)
+    if world is not None:
+        return world
+    params = parameters(sf, orders_format)
+    folder = _folder(cache_root, sf, orders_format)
     shutil.rmtree(folder, ignore_errors=True)
     echo(f"generating SF {sf:g} ({params['customers']:,} customers, {orders_format}) in {folder}")
     started = time.perf_counter()

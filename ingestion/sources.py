@@ -19,14 +19,17 @@ def ingest_entity(
     paths: Paths,
     crm_postgres_dsn: str | None = None,
     window: loader.Window | None = None,
+    *,
+    validate: bool = True,
 ) -> list[loader.FileResult]:
     """Load new landing files of `entity` (those delivered in `window`, when given), then (for
     CRM entities) a snapshot of the CRM's PostgreSQL table when a DSN is given. Content already
     loaded is skipped by its sha256. A snapshot belongs to the window's last day (else today):
-    it is the state the run for that day saw."""
+    it is the state the run for that day saw. `validate=False` skips Great Expectations (the
+    rules still quarantine rows in SQL)."""
     files = loader.discover(paths.landing, entity, window)
     items = [(p, p.relative_to(paths.landing).as_posix()) for p in files]
-    results = loader.load_files(con, entity, items, rejected=paths.rejected)
+    results = loader.load_files(con, entity, items, rejected=paths.rejected, validate=validate)
     if crm_postgres_dsn and entity.source == "crm":
         with tempfile.TemporaryDirectory(prefix="retention-pg-", dir=paths.work) as scratch:
             exported = postgres_source.export_tables(
@@ -38,6 +41,11 @@ def ingest_entity(
             ]
             snapshot_day = (window.last if window else None) or date.today()
             results += loader.load_files(
-                con, entity, pg_items, rejected=paths.rejected, delivered_on=snapshot_day
+                con,
+                entity,
+                pg_items,
+                rejected=paths.rejected,
+                delivered_on=snapshot_day,
+                validate=validate,
             )
     return results

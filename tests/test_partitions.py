@@ -9,7 +9,7 @@ from datetime import date
 import duckdb
 from click.testing import CliRunner
 
-from ingestion import files, loader, settings
+from ingestion import files, loader, settings, sources
 from ingestion.contract import ORDERS
 from ingestion.demo.generator import generate
 from orchestration.cli import main as cli
@@ -92,3 +92,27 @@ def test_backfill_builds_the_range_and_status_reports_it():
     assert "SUCCESS" in status.output
     assert "Waiting in landing: nothing" in status.output
     assert "BI read copy: published" in status.output
+
+
+def test_ingest_entity_without_validation_loads_the_same_rows_and_records_no_gx_verdict(tmp_path):
+    """The benchmark's CSV variant loads without Great Expectations: same rows, no verdicts."""
+    counts = {}
+    for validate in (False, True):
+        home = tmp_path / str(validate)
+        paths = settings.Paths(
+            home=home,
+            landing=home / "landing",
+            rejected=home / "rejected",
+            warehouse=home / "w.duckdb",
+            work=home / "work",
+            bi=home / "bi",
+        ).ensure()
+        _orders_file(paths.landing, "2026-10-31", 3)
+        with duckdb.connect(str(paths.warehouse)) as con:
+            results = sources.ingest_entity(con, ORDERS, paths, validate=validate)
+            counts[validate] = (
+                [r.rows_loaded for r in results],
+                con.execute("select count(*) from raw.orders_orders").fetchone()[0],
+                con.execute("select count(*) from raw.batch_validation").fetchone()[0] > 0,
+            )
+    assert counts == {False: ([3], 3, False), True: ([3], 3, True)}
