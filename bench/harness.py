@@ -172,7 +172,9 @@ def _spawn(
     return result
 
 
-def _worlds(cache_root: Path, sf: float, csv_variant: bool, echo) -> tuple[Any, Any]:
+def _worlds(
+    cache_root: Path, sf: float, csv_variant: bool, echo
+) -> tuple[worlds.World, worlds.World | None]:
     """The world and, for the CSV variant, the same world with its orders as CSV. The
     generator is one core's Python: when both must be generated, two processes make them side
     by side (SF 1: 18 s and 12 s one after the other)."""
