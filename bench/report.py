@@ -113,9 +113,12 @@ def comparison_summary(previous: dict[str, Any] | None) -> list[str]:
     limit = previous["threshold"]
     noise = f"+{limit['share']:.0%} and +{limit['seconds']:g} s"
     slower = [f"{stage_label(n)} {_change(rows[n])}" for n in previous["slower"]]
+    verdict = "; ".join(slower) if slower else "none"
+    if slower and previous.get("single_run"):
+        verdict += " (a single run on one side or both: run it again before blaming a change)"
     return [
         f"against the previous result, {source}: " + "; ".join(whole),
-        f"slower beyond the noise ({noise}): " + ("; ".join(slower) if slower else "none"),
+        f"slower beyond the noise ({noise}): {verdict}",
     ]
 
 

@@ -347,6 +347,21 @@ def test_a_run_names_the_stages_slower_than_the_previous_result_beyond_the_noise
     assert "delivery to files (increment) 0.5 → 1.6 s, +220%" in summary[1]
 
 
+def test_a_flag_against_a_single_run_asks_for_another_run_first():
+    def run(repeats, full):
+        return result(full=full) | {"parameters": {"repeats": repeats}}
+
+    flagged = "full build 100.0 → 130.0 s, +30%"
+    single = report.comparison_summary(compare.compare(run(1, 100), run(3, 130)))[1]
+    assert single.endswith(
+        flagged + " (a single run on one side or both: run it again before blaming a change)"
+    )
+    medians = report.comparison_summary(compare.compare(run(3, 100), run(3, 130)))[1]
+    assert medians.endswith(flagged)
+    # Nothing flagged, nothing to confirm.
+    assert report.comparison_summary(compare.compare(run(1, 100), run(1, 101)))[1].endswith("none")
+
+
 def test_results_from_another_machine_or_none_are_not_compared():
     elsewhere = result(machine=MACHINE | {"cores_usable": 8}, full=10)
     previous = compare.compare(elsewhere, result(full=100))
