@@ -176,8 +176,9 @@ def _worlds(
     cache_root: Path, sf: float, csv_variant: bool, echo
 ) -> tuple[worlds.World, worlds.World | None]:
     """The world and, for the CSV variant, the same world with its orders as CSV. The
-    generator is one core's Python: when both must be generated, two processes make them side
-    by side (SF 1: 18 s and 12 s one after the other)."""
+    generator leaves much of the second core idle (SF 1, CSV: 17 s of CPU in 12 s): when both
+    must be generated, two processes make them side by side (SF 1: 20 s, against 18 s and
+    12 s one after the other)."""
     formats = ["parquet", "csv"] if csv_variant else ["parquet"]
     missing = [f for f in formats if worlds.cached(cache_root, sf, f) is None]
     made = {}
