@@ -94,19 +94,14 @@ def test_backfill_builds_the_range_and_status_reports_it():
     assert "BI read copy: published" in status.output
 
 
-def test_ingest_entity_without_validation_loads_the_same_rows_and_records_no_gx_verdict(tmp_path):
+def test_ingest_entity_without_validation_loads_the_same_rows_and_records_no_gx_verdict(
+    tmp_path, monkeypatch
+):
     """The benchmark's CSV variant loads without Great Expectations: same rows, no verdicts."""
     counts = {}
     for validate in (False, True):
-        home = tmp_path / str(validate)
-        paths = settings.Paths(
-            home=home,
-            landing=home / "landing",
-            rejected=home / "rejected",
-            warehouse=home / "w.duckdb",
-            work=home / "work",
-            bi=home / "bi",
-        ).ensure()
+        monkeypatch.setenv("RETENTION_HOME", str(tmp_path / str(validate)))
+        paths = settings.paths().ensure()
         _orders_file(paths.landing, "2026-10-31", 3)
         with duckdb.connect(str(paths.warehouse)) as con:
             results = sources.ingest_entity(con, ORDERS, paths, validate=validate)
