@@ -53,6 +53,12 @@ def _rate(stage: dict[str, Any] | None) -> str:
     return f"{stage['rows_per_second']:,.0f}"
 
 
+def _cores(stage: dict[str, Any] | None) -> str:
+    if not stage or "cores_busy" not in stage:
+        return ""
+    return f"{stage['cores_busy']:.2f}"
+
+
 def _value(target: dict[str, Any], key: str) -> str:
     value = target.get(key)
     if value is None:
@@ -158,17 +164,22 @@ def render_result(data: dict[str, Any]) -> str:
         ]
     lines += [
         "",
-        "| stage | full build, s | rows/s | one-day increment, s | rows/s |",
-        "|---|---:|---:|---:|---:|",
+        "| stage | full build, s | rows/s | cores busy | one-day increment, s | rows/s "
+        "| cores busy |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for label, suffix, indent in ROWS:
         full, inc = stages.get(f"full.{suffix}"), stages.get(f"increment.{suffix}")
         name = ("&nbsp;&nbsp;&nbsp;" * indent) + label
         lines.append(
-            f"| {name} | {_seconds(full)} | {_rate(full)} | {_seconds(inc)} | {_rate(inc)} |"
+            f"| {name} | {_seconds(full)} | {_rate(full)} | {_cores(full)} | {_seconds(inc)} "
+            f"| {_rate(inc)} | {_cores(inc)} |"
         )
     full, inc = stages["full"], stages["increment"]
-    lines.append(f"| **whole** | **{_seconds(full)}** | | **{_seconds(inc)}** | |")
+    lines.append(
+        f"| **whole** | **{_seconds(full)}** | | {_cores(full)} | **{_seconds(inc)}** | "
+        f"| {_cores(inc)} |"
+    )
     fit = stages.get("full.model_fit", {})
     refit = stages.get("increment.model_fit", {})
     peak = data["peak_rss_bytes"]
@@ -188,6 +199,9 @@ def render_result(data: dict[str, Any]) -> str:
             if peak.get("root_at_peak")
             else ""
         ),
+        f"- cores busy: CPU seconds of the process tree over wall seconds while the stage ran, "
+        f"out of {data['machine']['cores_usable']} usable; an ingestion row includes the "
+        "validation inside the loader",
         "- dbt layer times share each moment of the build among the nodes running then, so they "
         "add up to dbt's busy time; tests count with the layer they test",
     ]

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from datetime import datetime, timezone
 
 import pytest
@@ -143,6 +144,29 @@ def test_tree_memory_counts_children_apart_from_the_root():
         assert root < total
     finally:
         child.communicate("")
+
+
+def test_a_stage_says_how_many_cores_it_kept_busy():
+    from bench.run import Stages
+
+    with rss.TreeMemory() as memory:
+        stages = Stages(memory)
+        with stages("idle"):
+            time.sleep(0.3)
+        # A child spinning one core for 0.5 s while this process waits for it.
+        with stages("spin"):
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    "import time\nt = time.process_time()\n"
+                    "while time.process_time() - t < 0.5: pass",
+                ],
+                check=True,
+            )
+    assert stages.records["idle"]["cores_busy"] < 0.2
+    assert 0.7 < stages.records["spin"]["cores_busy"] < 1.2
+    assert stages.records["spin"]["cpu_seconds"] >= 0.5
 
 
 def test_aggregate_takes_medians_and_the_peak():
