@@ -393,3 +393,30 @@ def test_unknown_costs_leave_clv_null_but_keep_the_purchase_model():
     assert scores["predicted_clv_12m"].isna().all()
     assert scores["p_alive"].between(0, 1).all()
     assert any("null for every customer" in w for w in info["warnings"])
+
+
+def test_the_fit_and_the_scoring_keep_blas_on_one_thread(monkeypatch):
+    """A second OpenBLAS thread slows the fit and spins on a core DuckDB needs: each step of
+    the BG/NBD fit inside score_customers sees one thread, and the caller's setting is back
+    after it."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    import modeling.clv as clv_module
+
+    def blas_threads() -> set[int]:
+        return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+
+    seen = []
+    original = clv_module._bgnbd_objective
+
+    def objective(*args, **kwargs):
+        seen.append(blas_threads())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(clv_module, "_bgnbd_objective", objective)
+    with threadpool_limits(limits=2, user_api="blas"):
+        if blas_threads() != {2}:
+            pytest.skip("no BLAS library that threadpoolctl can set to two threads")
+        score_customers(small_frame())
+        assert blas_threads() == {2}
+    assert seen and all(threads == {1} for threads in seen)
