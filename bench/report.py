@@ -25,6 +25,7 @@ ROWS = (
     ("CLV holdout validation", "clv_holdout", 0),
     ("delivery to files", "deliver_files", 0),
     ("BI read copy", "publish_bi", 0),
+    ("between stages (imports on first use)", "between", 0),
 )
 # The growth table: label, stage name.
 GROWTH = (
