@@ -5,7 +5,12 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from modeling.validation import holdout_report, holdout_window
+from modeling.validation import (
+    PURCHASE_DAY_SUMMARY_SQL,
+    holdout_report,
+    holdout_window,
+    purchase_day_summary,
+)
 
 
 def simulated_purchases(customers: int, seed: int) -> pd.DataFrame:
@@ -45,6 +50,37 @@ def test_holdout_counts_and_deciles_add_up_and_the_model_tracks_reality():
     assert 0.85 < report.ratio < 1.15
     top, bottom = report.deciles.iloc[-1], report.deciles.iloc[0]
     assert top["actual"] > bottom["actual"]
+
+
+def test_the_database_summarises_purchase_days_as_pandas_does():
+    """Same-day repeats count once; a customer who first bought in the holdout is left out."""
+    import duckdb
+
+    purchases = simulated_purchases(300, seed=11)
+    purchases = pd.concat(
+        [
+            purchases,
+            purchases.head(40),
+            pd.DataFrame({"customer_id": ["late"], "ordered_on": [date(2025, 9, 1)]}),
+        ],
+        ignore_index=True,
+    )
+    ends = [date(2025, 6, 30), date(2025, 12, 30)]
+    expected = purchase_day_summary(purchases, *ends)
+    with duckdb.connect() as con:
+        con.register("purchases", purchases)
+        got = con.execute(PURCHASE_DAY_SUMMARY_SQL.format(purchases="purchases"), ends).df()
+    assert "late" not in set(got["customer_id"]) and len(got) == len(expected)
+    assert list(got["customer_id"]) == list(expected["customer_id"])
+    for column in ("first_day", "last_day"):
+        assert (pd.to_datetime(got[column]) == pd.to_datetime(expected[column])).all()
+    for column in ("calibration_days", "holdout_days"):
+        assert got[column].tolist() == expected[column].tolist()
+    # Counted by hand for one customer with a repeated day.
+    first = purchases.iloc[0]["customer_id"]
+    own = purchases[purchases["customer_id"] == first].drop_duplicates()
+    row = got[got["customer_id"] == first].iloc[0]
+    assert row["calibration_days"] == (own["ordered_on"] <= ends[0]).sum()
 
 
 def test_holdout_window_shrinks_to_half_a_short_history():
