@@ -23,6 +23,9 @@ from ingestion import settings
 PUBLISHED_SCHEMAS = ("marts", "audiences")
 # Delivery bookkeeping lives beside the audiences but is not for BI.
 UNPUBLISHED_TABLES = ("destination_state", "destination_batches")
+# Intermediate models (dbt's `int_` convention) that share a published schema are steps towards
+# its models, not for BI (the audiences' two held a tenth of the values the copy wrote).
+UNPUBLISHED_PREFIX = "int_"
 KEEP_PARQUET_VERSIONS = 2
 
 
@@ -50,7 +53,8 @@ def publish(warehouse: Path, target_dir: Path, run_id: str, schemas=PUBLISHED_SC
                 "where database_name = 'warehouse' and schema_name in "
                 f"({', '.join(repr(s) for s in schemas)}) "
                 f"and table_name not in ({', '.join(repr(t) for t in UNPUBLISHED_TABLES)}) "
-                "order by 1, 2"
+                "and not starts_with(table_name, ?) order by 1, 2",
+                [UNPUBLISHED_PREFIX],
             ).fetchall()
             # The Parquet files are written from the warehouse on a second connection while
             # this one copies the tables: side by side they finish sooner than one after the

@@ -76,6 +76,30 @@ def test_readers_during_rebuilds_see_only_complete_versions_and_never_fail(tmp_p
     assert (bi / "parquet" / "current" / "marts.dim_customers.parquet").exists()
 
 
+def test_intermediates_and_delivery_bookkeeping_are_not_published(tmp_path):
+    warehouse, bi = tmp_path / "warehouse.duckdb", tmp_path / "bi"
+    make_warehouse(warehouse, 10)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema audiences; create schema staging")
+        for name in ("audience_win_back", "int_audience_customers", "destination_state"):
+            con.execute(f"create table audiences.{name} as select 1 as id")
+        con.execute("create table marts.interval_stats as select 1 as id")  # not an int_ model
+        con.execute("create table staging.stg_orders as select 1 as id")
+    published = publish(warehouse, bi, run_id="r1")
+    expected = {"marts.dim_customers", "marts.fct_orders", "marts.interval_stats"}
+    expected.add("audiences.audience_win_back")
+    assert set(published.tables) == expected
+    with duckdb.connect(str(published.database), read_only=True) as con:
+        tables = con.execute(
+            "select schema_name || '.' || table_name from duckdb_tables() "
+            "where schema_name <> 'published'"
+        ).fetchall()
+    assert {name for (name,) in tables} == expected
+    assert {p.name for p in published.parquet.glob("*.parquet")} == {
+        f"{name}.parquet" for name in expected
+    }
+
+
 def test_a_failed_publish_leaves_the_previous_copy(tmp_path):
     warehouse, bi = tmp_path / "warehouse.duckdb", tmp_path / "bi"
     make_warehouse(warehouse, 10)
