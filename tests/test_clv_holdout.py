@@ -95,8 +95,9 @@ def test_holdout_window_shrinks_to_half_a_short_history():
 
 
 def test_the_asset_reports_what_the_library_computes_on_the_raw_ids(tmp_path, monkeypatch):
-    """The asset numbers customers in SQL before pandas sees them; its figures are those of
-    the report on the id strings themselves (a purchase day bought twice counted once)."""
+    """The asset summarises purchase days per customer in SQL before pandas sees them; its
+    figures are those of the pandas report on the purchases themselves (a purchase day bought
+    twice counted once)."""
     import dagster as dg
 
     from orchestration.model_assets import HoldoutConfig, clv_holdout_validation
