@@ -34,8 +34,7 @@ final as (
         end as customer_order_type,
 
         -- numerics
-        row_number() over (partition by customer_id order by ordered_at, order_id)
-            as customer_order_number,
+        customer_order_number,
         purchase_sequence_number,
         line_count,
         total_amount,
