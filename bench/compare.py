@@ -15,6 +15,16 @@ SLOWER_SECONDS = 1.0
 MACHINE_KEYS = ("cpu_model", "cores_usable", "ram_bytes")
 
 
+def machine_class(machine: dict[str, Any]) -> tuple:
+    """What makes two results comparable: CPU, usable cores and RAM in whole GiB (the memory
+    a kernel reports differs by a few KiB between boots of one machine: 25,276,502,016 and
+    25,276,514,304 bytes on two days here)."""
+    ram = machine.get("ram_bytes")
+    return tuple(
+        round(ram / 1024**3) if k == "ram_bytes" and ram else machine.get(k) for k in MACHINE_KEYS
+    )
+
+
 def compare(
     previous: dict[str, Any] | None,
     current: dict[str, Any],
@@ -32,9 +42,7 @@ def compare(
         "date": previous["date"],
         "commit": previous["git"]["commit"],
     }
-    same_machine = all(
-        previous["machine"].get(k) == current["machine"].get(k) for k in MACHINE_KEYS
-    )
+    same_machine = machine_class(previous["machine"]) == machine_class(current["machine"])
     if not same_machine:
         return {"against": against, "same_machine": False, "stages": [], "slower": []}
     rows = []

@@ -394,4 +394,14 @@ def test_results_from_another_machine_or_none_are_not_compared():
     previous = compare.compare(elsewhere, result(full=100))
     assert (previous["same_machine"], previous["stages"], previous["slower"]) == (False, [], [])
     assert "ran on another machine: not compared" in report.comparison_summary(previous)[0]
+    bigger = result(machine=MACHINE | {"ram_bytes": 32 << 30}, full=10)
+    assert not compare.compare(bigger, result(full=100))["same_machine"]
     assert compare.compare(None, result(full=100)) is None
+
+
+def test_the_same_machine_after_a_reboot_is_compared():
+    """The kernel reports a few KiB more or less memory from one boot to the next."""
+    rebooted = result(machine=MACHINE | {"ram_bytes": (24 << 30) - 12_288}, full=100)
+    previous = compare.compare(rebooted, result(full=130))
+    assert previous["same_machine"]
+    assert [r["stage"] for r in previous["stages"]][:1] == ["full"]
