@@ -256,6 +256,19 @@ def _target(
     return entry
 
 
+def other_results(
+    latest: dict[float, dict[str, Any]], sf: float, machine: dict[str, Any]
+) -> dict[float, dict[str, Any]]:
+    """The newest results at other SFs from this machine (`compare.machine_class`): the
+    growth target divides SF 10's time by SF 1's, which means nothing across machines."""
+    mine = compare.machine_class(machine)
+    return {
+        k: v
+        for k, v in latest.items()
+        if not math.isclose(k, sf) and compare.machine_class(v["machine"]) == mine
+    }
+
+
 def evaluate_targets(
     sf: float, stages: dict, peak_rss: int, customers: int | None, other_results: dict
 ) -> list[dict[str, Any]]:
@@ -332,7 +345,9 @@ def evaluate_targets(
             growth is not None,
             sf=sf,
             unit="ratio",
-            reason=None if growth is not None else "needs results at both SF 1 and SF 10",
+            reason=None
+            if growth is not None
+            else "needs results at SF 1 and SF 10 from this machine",
         )
     )
     return targets
@@ -403,7 +418,7 @@ def run_benchmark(
     problems = [p | {"repeat": i + 1} for i, run in enumerate(measured) for p in _problems(run)]
     results_dir.mkdir(parents=True, exist_ok=True)
     latest = latest_results(results_dir)
-    others = {k: v for k, v in latest.items() if not math.isclose(k, sf)}
+    others = other_results(latest, sf, machine)
     previous = next((v for k, v in latest.items() if math.isclose(k, sf)), None)
     customers = stages.get("full.model_fit", {}).get("customers")
     data = {

@@ -305,6 +305,24 @@ def sf10_targets(**fits) -> dict[str, dict]:
     return {t["target"]: t for t in targets}
 
 
+def test_growth_pairs_only_results_from_this_machine():
+    """SF 1 from a laptop and SF 10 from this machine make no growth figure."""
+    here = result(full=50)
+    laptop = result(machine=MACHINE | {"cores_usable": 8, "ram_bytes": 16 << 30}, full=20)
+    latest = {0.1: laptop, 1.0: here, 10.0: result(full=300)}
+    assert harness.other_results(latest, 10.0, MACHINE) == {1.0: here}
+    assert harness.other_results(latest, 10.0, laptop["machine"]) == {0.1: laptop}
+    seconds = {"full": 400.0, "increment": 100.0, "full.validate": 30.0, "full.dbt_build": 150.0}
+    stages = {name: {"median_seconds": value} for name, value in seconds.items()}
+    growth = {
+        t["target"]: t
+        for t in harness.evaluate_targets(
+            10.0, stages, 3 << 30, None, harness.other_results(latest, 10.0, MACHINE)
+        )
+    }["growth close to linear SF 1 → 10 (full build per SF unit at most 1.25× SF 1's)"]
+    assert growth["measured"] == 400.0 / (10 * 50)
+
+
 def test_the_model_fit_is_projected_per_customer_fitted():
     # 900 000 customers fitted in 9.9 s: 11.0 s for a million, over the 10 s target.
     targets = sf10_targets(full=9.9)
