@@ -63,96 +63,211 @@ windows as (
     from bounded
 ),
 
-base_counts as (
+-- The active base on a day is the spells covering it (a customer's spells never overlap,
+-- tested): those started by then less those ended before. Counted from the spells' start and
+-- end days, not per spell and period (at SF 10, 9 M spells × the periods each overlaps).
+spell_starts as (
     select
-        windows.period_grain,
-        windows.period_start,
-        -- A customer's spells never overlap (tested), so the customers active on a day are
-        -- the spells covering it: a count, not a distinct count (which holds every customer
-        -- id of every period in memory at once).
+        spell_start,
+        count(*) as spells,
+        sum(case when is_acquisition then 1 else 0 end) as acquisitions,
+        sum(case when is_reactivation then 1 else 0 end) as reactivations
+    from spells
+    group by spell_start
+),
+
+spell_ends as (
+    select
+        spell_end,
+        count(*) as spells
+    from spells
+    group by spell_end
+),
+
+churns as (
+    select
+        churn_date,
+        count(*) as churned_customers,
+        -- Average monthly revenue of the churned customer over their active life.
+        sum(
+            cumulative_net_revenue / greatest(
+                1, {{ dbt.datediff("first_purchase_on", "churn_date", "month") }}
+            )
+        ) as revenue_lost_to_churn
+    from spells
+    where churn_date is not null
+    group by churn_date
+),
+
+base_days as (
+    -- Start: the end of the day before the period; end: its last day, or the as-of date.
+    select
+        period_grain,
+        period_start,
+        'start' as boundary,
+        cast({{ dbt.dateadd("day", -1, "period_start") }} as date) as base_day
+    from windows
+    union all
+    select
+        period_grain,
+        period_start,
+        'end' as boundary,
+        least(period_end, as_of_date) as base_day
+    from windows
+),
+
+started_by as (
+    select
+        base_days.period_grain,
+        base_days.period_start,
+        base_days.boundary,
+        coalesce(sum(spell_starts.spells), 0) as spells
+    from base_days
+    left join spell_starts on base_days.base_day >= spell_starts.spell_start
+    group by base_days.period_grain, base_days.period_start, base_days.boundary
+),
+
+ended_before as (
+    select
+        base_days.period_grain,
+        base_days.period_start,
+        base_days.boundary,
+        coalesce(sum(spell_ends.spells), 0) as spells
+    from base_days
+    left join spell_ends on base_days.base_day > spell_ends.spell_end
+    group by base_days.period_grain, base_days.period_start, base_days.boundary
+),
+
+base as (
+    select
+        started_by.period_grain,
+        started_by.period_start,
         sum(
             case
-                when
-                    spells.spell_start < windows.period_start
-                    and spells.spell_end >= {{ dbt.dateadd("day", -1, "windows.period_start") }}
-                    then 1
+                when started_by.boundary = 'start' then started_by.spells - ended_before.spells
                 else 0
             end
         ) as customers_at_start,
         sum(
             case
-                when
-                    spells.spell_start <= least(windows.period_end, windows.as_of_date)
-                    and spells.spell_end >= least(windows.period_end, windows.as_of_date)
-                    then 1
+                when started_by.boundary = 'end' then started_by.spells - ended_before.spells
                 else 0
             end
-        ) as customers_at_end,
-        sum(
-            case
-                when
-                    spells.is_acquisition
-                    and spells.spell_start between windows.period_start and windows.period_end
-                    then 1
-                else 0
-            end
-        ) as new_customers,
-        sum(
-            case
-                when
-                    spells.is_reactivation
-                    and spells.spell_start between windows.period_start and windows.period_end
-                    then 1
-                else 0
-            end
-        ) as reactivated_customers,
-        sum(
-            case
-                when spells.churn_date between windows.period_start and windows.period_end
-                    then 1
-                else 0
-            end
-        ) as churned_customers,
-        sum(
-            case
-                when spells.churn_date between windows.period_start and windows.period_end
-                    -- Average monthly revenue of the churned customer over their active life.
-                    then spells.cumulative_net_revenue / greatest(
-                        1,
-                        {{ dbt.datediff("spells.first_purchase_on", "spells.churn_date", "month") }}
-                    )
-                else 0
-            end
-        ) as revenue_lost_to_churn
-    from windows
-    cross join spells
-    where
-        spells.spell_start <= windows.period_end
-        and spells.spell_end >= {{ dbt.dateadd("day", -1, "windows.period_start") }}
-    group by windows.period_grain, windows.period_start
+        ) as customers_at_end
+    from started_by
+    inner join ended_before
+        on
+            started_by.period_grain = ended_before.period_grain
+            and started_by.period_start = ended_before.period_start
+            and started_by.boundary = ended_before.boundary
+    group by started_by.period_grain, started_by.period_start
 ),
 
-customer_period_revenue as (
+entered as (
     select
         windows.period_grain,
         windows.period_start,
-        orders.customer_id,
-        sum(
-            case
-                when orders.ordered_on >= windows.period_start then orders.net_revenue else 0
-            end
-        ) as current_revenue,
-        sum(
-            case
-                when orders.ordered_on < windows.period_start then orders.net_revenue else 0
-            end
-        ) as previous_revenue
+        sum(spell_starts.acquisitions) as new_customers,
+        sum(spell_starts.reactivations) as reactivated_customers
     from windows
-    inner join orders
+    inner join spell_starts
+        on spell_starts.spell_start between windows.period_start and windows.period_end
+    group by windows.period_grain, windows.period_start
+),
+
+churned as (
+    select
+        windows.period_grain,
+        windows.period_start,
+        sum(churns.churned_customers) as churned_customers,
+        sum(churns.revenue_lost_to_churn) as revenue_lost_to_churn
+    from windows
+    inner join churns
+        on churns.churn_date between windows.period_start and windows.period_end
+    group by windows.period_grain, windows.period_start
+),
+
+base_counts as (
+    select
+        windows.period_grain,
+        windows.period_start,
+        base.customers_at_start,
+        base.customers_at_end,
+        entered.new_customers,
+        entered.reactivated_customers,
+        churned.churned_customers,
+        churned.revenue_lost_to_churn
+    from windows
+    inner join base
         on
-            windows.previous_period_start <= orders.ordered_on
-            and windows.period_end >= orders.ordered_on
-    group by windows.period_grain, windows.period_start, orders.customer_id
+            windows.period_grain = base.period_grain
+            and windows.period_start = base.period_start
+    left join entered
+        on
+            windows.period_grain = entered.period_grain
+            and windows.period_start = entered.period_start
+    left join churned
+        on
+            windows.period_grain = churned.period_grain
+            and windows.period_start = churned.period_start
+),
+
+customer_periods as (
+    -- Each customer's net revenue per month and per quarter, from which each period pairs
+    -- with the one before it (not every order with both periods it falls in).
+    {% for grain in ['month', 'quarter'] -%}
+        select
+            '{{ grain }}' as period_grain,
+            cast({{ dbt.date_trunc(grain, 'ordered_on') }} as date) as period_start,
+            customer_id,
+            sum(net_revenue) as revenue
+        from orders
+        group by cast({{ dbt.date_trunc(grain, 'ordered_on') }} as date), customer_id
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+paired as (
+    -- Each customer's revenue in a period beside theirs in the period before, when they bought
+    -- in that one too (the previous row of their periods, kept only when adjacent).
+    select
+        period_grain,
+        period_start,
+        customer_id,
+        revenue,
+        case
+            when
+                lag(period_start) over customer_periods_in_order = cast(
+                    case
+                        when period_grain = 'month'
+                            then {{ dbt.dateadd("month", -1, "period_start") }}
+                        else {{ dbt.dateadd("month", -3, "period_start") }}
+                    end as date
+                )
+                then lag(revenue) over customer_periods_in_order
+        end as previous_revenue
+    from customer_periods
+    window customer_periods_in_order as (
+        partition by period_grain, customer_id order by period_start
+    )
+),
+
+returning_base as (
+    -- The previous period's revenue of its buyers, whether they bought again or not: credited
+    -- to the period after it.
+    select
+        period_grain,
+        cast(
+            case
+                when period_grain = 'month'
+                    then {{ dbt.dateadd("month", 1, "period_start") }}
+                else {{ dbt.dateadd("month", 3, "period_start") }}
+            end as date
+        ) as period_start,
+        sum(case when revenue > 0 then revenue else 0 end)
+            as previous_period_revenue_of_returning_base
+    from customer_periods
+    group by period_grain, period_start
 ),
 
 revenue as (
@@ -161,19 +276,17 @@ revenue as (
     select
         period_grain,
         period_start,
-        sum(current_revenue) as net_revenue,
-        sum(case when previous_revenue > 0 then previous_revenue else 0 end)
-            as previous_period_revenue_of_returning_base,
-        sum(case when previous_revenue > 0 then current_revenue else 0 end)
+        sum(revenue) as net_revenue,
+        sum(case when previous_revenue > 0 then revenue else 0 end)
             as current_revenue_of_returning_base,
         sum(
             case
                 when previous_revenue > 0
-                    then least(current_revenue, previous_revenue)
+                    then least(revenue, previous_revenue)
                 else 0
             end
         ) as retained_revenue_capped
-    from customer_period_revenue
+    from paired
     group by period_grain, period_start
 ),
 
@@ -200,10 +313,10 @@ final as (
         coalesce(base_counts.revenue_lost_to_churn, 0) as revenue_lost_to_churn,
         coalesce(revenue.net_revenue, 0) as net_revenue,
         revenue.retained_revenue_capped
-        / nullif(revenue.previous_period_revenue_of_returning_base, 0)
+        / nullif(returning_base.previous_period_revenue_of_returning_base, 0)
             as gross_revenue_retention,
         revenue.current_revenue_of_returning_base
-        / nullif(revenue.previous_period_revenue_of_returning_base, 0)
+        / nullif(returning_base.previous_period_revenue_of_returning_base, 0)
             as net_revenue_retention
     from windows
     left join base_counts
@@ -214,6 +327,10 @@ final as (
         on
             windows.period_grain = revenue.period_grain
             and windows.period_start = revenue.period_start
+    left join returning_base
+        on
+            windows.period_grain = returning_base.period_grain
+            and windows.period_start = returning_base.period_start
 )
 
 select * from final
