@@ -187,31 +187,6 @@ churned as (
     group by windows.period_grain, windows.period_start
 ),
 
-base_counts as (
-    select
-        windows.period_grain,
-        windows.period_start,
-        base.customers_at_start,
-        base.customers_at_end,
-        entered.new_customers,
-        entered.reactivated_customers,
-        churned.churned_customers,
-        churned.revenue_lost_to_churn
-    from windows
-    inner join base
-        on
-            windows.period_grain = base.period_grain
-            and windows.period_start = base.period_start
-    left join entered
-        on
-            windows.period_grain = entered.period_grain
-            and windows.period_start = entered.period_start
-    left join churned
-        on
-            windows.period_grain = churned.period_grain
-            and windows.period_start = churned.period_start
-),
-
 customer_periods as (
     -- Each customer's net revenue per month and per quarter, from which each period pairs
     -- with the one before it (not every order with both periods it falls in).
@@ -296,21 +271,21 @@ final as (
         windows.period_start,
         windows.period_end,
         windows.is_partial_period,
-        coalesce(base_counts.customers_at_start, 0) as customers_at_start,
-        coalesce(base_counts.new_customers, 0) as new_customers,
-        coalesce(base_counts.reactivated_customers, 0) as reactivated_customers,
-        coalesce(base_counts.churned_customers, 0) as churned_customers,
-        coalesce(base_counts.customers_at_end, 0) as customers_at_end,
+        coalesce(base.customers_at_start, 0) as customers_at_start,
+        coalesce(entered.new_customers, 0) as new_customers,
+        coalesce(entered.reactivated_customers, 0) as reactivated_customers,
+        coalesce(churned.churned_customers, 0) as churned_customers,
+        coalesce(base.customers_at_end, 0) as customers_at_end,
         {{ retention_rate(
-            "coalesce(base_counts.customers_at_end, 0)",
-            "coalesce(base_counts.new_customers, 0)
-                + coalesce(base_counts.reactivated_customers, 0)",
-            "base_counts.customers_at_start"
+            "coalesce(base.customers_at_end, 0)",
+            "coalesce(entered.new_customers, 0)
+                + coalesce(entered.reactivated_customers, 0)",
+            "base.customers_at_start"
         ) }} as retention_rate_pct,
         {{ churn_rate(
-            "coalesce(base_counts.churned_customers, 0)", "base_counts.customers_at_start"
+            "coalesce(churned.churned_customers, 0)", "base.customers_at_start"
         ) }} as churn_rate,
-        coalesce(base_counts.revenue_lost_to_churn, 0) as revenue_lost_to_churn,
+        coalesce(churned.revenue_lost_to_churn, 0) as revenue_lost_to_churn,
         coalesce(revenue.net_revenue, 0) as net_revenue,
         revenue.retained_revenue_capped
         / nullif(returning_base.previous_period_revenue_of_returning_base, 0)
@@ -319,10 +294,18 @@ final as (
         / nullif(returning_base.previous_period_revenue_of_returning_base, 0)
             as net_revenue_retention
     from windows
-    left join base_counts
+    left join base
         on
-            windows.period_grain = base_counts.period_grain
-            and windows.period_start = base_counts.period_start
+            windows.period_grain = base.period_grain
+            and windows.period_start = base.period_start
+    left join entered
+        on
+            windows.period_grain = entered.period_grain
+            and windows.period_start = entered.period_start
+    left join churned
+        on
+            windows.period_grain = churned.period_grain
+            and windows.period_start = churned.period_start
     left join revenue
         on
             windows.period_grain = revenue.period_grain
