@@ -51,13 +51,7 @@ windows as (
         period_grain,
         period_start,
         cast({{ dbt.dateadd("day", -1, "next_period_start") }} as date) as period_end,
-        cast(
-            case
-                when period_grain = 'month'
-                    then {{ dbt.dateadd("month", -1, "period_start") }}
-                else {{ dbt.dateadd("month", -3, "period_start") }}
-            end as date
-        ) as previous_period_start,
+        next_period_start,
         as_of_date,
         next_period_start > as_of_date as is_partial_period
     from bounded
@@ -204,26 +198,27 @@ customer_periods as (
 
 paired as (
     -- Each customer's revenue in a period beside theirs in the period before, when they bought
-    -- in that one too (the previous row of their periods, kept only when adjacent).
+    -- in that one too: the previous of their periods, kept when the period after it is this one.
     select
-        period_grain,
-        period_start,
-        customer_id,
-        revenue,
+        customer_periods.period_grain,
+        customer_periods.period_start,
+        windows.next_period_start,
+        customer_periods.customer_id,
+        customer_periods.revenue,
         case
             when
-                lag(period_start) over customer_periods_in_order = cast(
-                    case
-                        when period_grain = 'month'
-                            then {{ dbt.dateadd("month", -1, "period_start") }}
-                        else {{ dbt.dateadd("month", -3, "period_start") }}
-                    end as date
-                )
-                then lag(revenue) over customer_periods_in_order
+                lag(windows.next_period_start) over customer_periods_in_order
+                = customer_periods.period_start
+                then lag(customer_periods.revenue) over customer_periods_in_order
         end as previous_revenue
     from customer_periods
+    inner join windows
+        on
+            customer_periods.period_grain = windows.period_grain
+            and customer_periods.period_start = windows.period_start
     window customer_periods_in_order as (
-        partition by period_grain, customer_id order by period_start
+        partition by customer_periods.period_grain, customer_periods.customer_id
+        order by customer_periods.period_start
     )
 ),
 
@@ -232,17 +227,11 @@ returning_base as (
     -- to the period after it.
     select
         period_grain,
-        cast(
-            case
-                when period_grain = 'month'
-                    then {{ dbt.dateadd("month", 1, "period_start") }}
-                else {{ dbt.dateadd("month", 3, "period_start") }}
-            end as date
-        ) as period_start,
+        next_period_start as period_start,
         sum(case when revenue > 0 then revenue else 0 end)
             as previous_period_revenue_of_returning_base
-    from customer_periods
-    group by period_grain, period_start
+    from paired
+    group by period_grain, next_period_start
 ),
 
 revenue as (
