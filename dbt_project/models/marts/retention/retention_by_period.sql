@@ -58,8 +58,8 @@ windows as (
 ),
 
 -- The active base on a day is the spells covering it (a customer's spells never overlap,
--- tested): those started by then less those ended before. Counted from the spells' start and
--- end days, not per spell and period (at SF 10, 9 M spells × the periods each overlaps).
+-- tested): those started by then less those ended before. Counted from the days spells start
+-- and end, not per spell and period (at SF 10, 9 M spells × the periods each overlaps).
 spell_starts as (
     select
         spell_start,
@@ -70,10 +70,16 @@ spell_starts as (
     group by spell_start
 ),
 
-spell_ends as (
+base_changes as (
+    -- A spell joins the base on its start day (+) and leaves it the day after its end (−).
     select
-        spell_end,
-        count(*) as spells
+        spell_start as changed_on,
+        spells as spells_joining
+    from spell_starts
+    union all
+    select
+        cast({{ dbt.dateadd("day", 1, "spell_end") }} as date) as changed_on,
+        -count(*) as spells_joining
     from spells
     group by spell_end
 ),
@@ -110,51 +116,20 @@ base_days as (
     from windows
 ),
 
-started_by as (
-    select
-        base_days.period_grain,
-        base_days.period_start,
-        base_days.boundary,
-        coalesce(sum(spell_starts.spells), 0) as spells
-    from base_days
-    left join spell_starts on base_days.base_day >= spell_starts.spell_start
-    group by base_days.period_grain, base_days.period_start, base_days.boundary
-),
-
-ended_before as (
-    select
-        base_days.period_grain,
-        base_days.period_start,
-        base_days.boundary,
-        coalesce(sum(spell_ends.spells), 0) as spells
-    from base_days
-    left join spell_ends on base_days.base_day > spell_ends.spell_end
-    group by base_days.period_grain, base_days.period_start, base_days.boundary
-),
-
 base as (
+    -- The base at each boundary: every change on or before its day.
     select
-        started_by.period_grain,
-        started_by.period_start,
-        sum(
-            case
-                when started_by.boundary = 'start' then started_by.spells - ended_before.spells
-                else 0
-            end
+        base_days.period_grain,
+        base_days.period_start,
+        coalesce(
+            sum(case when base_days.boundary = 'start' then base_changes.spells_joining end), 0
         ) as customers_at_start,
-        sum(
-            case
-                when started_by.boundary = 'end' then started_by.spells - ended_before.spells
-                else 0
-            end
+        coalesce(
+            sum(case when base_days.boundary = 'end' then base_changes.spells_joining end), 0
         ) as customers_at_end
-    from started_by
-    inner join ended_before
-        on
-            started_by.period_grain = ended_before.period_grain
-            and started_by.period_start = ended_before.period_start
-            and started_by.boundary = ended_before.boundary
-    group by started_by.period_grain, started_by.period_start
+    from base_days
+    left join base_changes on base_days.base_day >= base_changes.changed_on
+    group by base_days.period_grain, base_days.period_start
 ),
 
 entered as (
